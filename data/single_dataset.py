@@ -1,0 +1,20 @@
+"""One folder of single frames, for translating with one generator (test.py)."""
+from .base_dataset import BaseDataset, domain_channels, load_image, make_dataset, transform_frame
+
+
+class SingleDataset(BaseDataset):
+    """The images under `root` (default --dataroot), in sorted order, as {domain: image,
+    domain + '_paths': path}; `nc` is their number of channels (default: domain A's)."""
+
+    def __init__(self, opt, root=None, nc=None, domain='A'):
+        super().__init__(opt)
+        self.paths = make_dataset(opt.dataroot if root is None else root, opt.max_dataset_size)
+        self.nc = domain_channels(opt)[0] if nc is None else nc
+        self.domain = domain
+
+    def __getitem__(self, index):
+        path = self.paths[index]
+        return {self.domain: transform_frame(load_image(path), self.opt, self.nc), f'{self.domain}_paths': path}
+
+    def __len__(self):
+        return len(self.paths)

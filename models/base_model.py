@@ -1,0 +1,187 @@
+"""Bookkeeping shared by every model."""
+import os
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from util.errors import UserError
+from util.util import atomic_save
+from . import networks
+
+
+class BaseModel:
+    """A model declares, in its constructor,
+    - loss_names: reported losses, each stored as self.loss_<name>;
+    - visual_names: images to show, each self.<name> (a tensor, or a list of frames);
+    - model_names: networks, each self.net<name>, saved as <epoch>_net_<name>.pth;
+    - optimizers (training only),
+    and implements set_input, forward and optimize_parameters. `name` is its --model.
+    """
+    name = None
+
+    @staticmethod
+    def modify_commandline_options(parser, is_train):
+        """Add the model's own flags, or change defaults of shared ones."""
+        return parser
+
+    def __init__(self, opt):
+        self.opt = opt
+        self.isTrain = opt.isTrain
+        self.gpu_ids = opt.gpu_ids
+        self.device = torch.device(f'cuda:{opt.gpu_ids[0]}') if opt.gpu_ids else torch.device('cpu')
+        self.save_dir = os.path.join(opt.checkpoints_dir, opt.name)
+        # one network call on a batch of frames equals one call per frame, unless BatchNorm mixes
+        # their statistics or dropout draws its masks in another order than the authors' code
+        self.batch_frames = opt.norm != 'batch' and opt.no_dropout
+        self.loss_names, self.visual_names, self.model_names, self.optimizers = [], [], [], []
+        self.image_paths = []
+        if self.device.type == 'cuda':
+            torch.backends.cudnn.benchmark = True
+
+    # -- construction ---------------------------------------------------------------------------
+    def max_params(self):
+        """Largest network (in parameters) this device is let to build: weights, gradients and Adam's
+        two moments (16 bytes a parameter) when training, 4 bytes otherwise, for two such networks."""
+        per_param = 16 if self.isTrain else 4
+        return networks.device_memory_bytes(self.device) // (2 * per_param)
+
+    def place(self, net):
+        """Move a network to the device; several --gpu_ids split each batch with DataParallel."""
+        net = net.to(self.device)
+        if len(self.gpu_ids) > 1:
+            net = nn.DataParallel(net, self.gpu_ids)
+        return net
+
+    def setup(self, opt):
+        """Create the schedulers; load networks for testing or --continue_train; print sizes."""
+        if self.isTrain:
+            self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
+        if not self.isTrain or opt.continue_train:
+            self.load_networks(opt.which_epoch)
+        self.print_networks()
+
+    # -- running ----------------------------------------------------------------------------------
+    def set_input(self, input):
+        raise NotImplementedError
+
+    def forward(self):
+        raise NotImplementedError
+
+    def optimize_parameters(self):
+        raise NotImplementedError
+
+    def run(self, net, *frames):
+        """[net(frame) for frame in frames], as one call on the batch of frames where that is exact."""
+        if self.batch_frames and len(frames) > 1:
+            return list(net(torch.cat(frames)).split([f.shape[0] for f in frames]))
+        return [net(frame) for frame in frames]
+
+    def test(self):
+        """Forward without gradients (test.py)."""
+        with torch.no_grad():
+            self.forward()
+
+    def eval(self):
+        for name in self.model_names:
+            getattr(self, 'net' + name).eval()
+
+    @staticmethod
+    def set_requires_grad(nets, requires_grad):
+        for net in nets:
+            for param in net.parameters():
+                param.requires_grad_(requires_grad)
+
+    def update_learning_rate(self, metric=None):
+        """Step every scheduler once (an epoch ends); `metric` feeds --lr_policy plateau."""
+        old_lr = self.optimizers[0].param_groups[0]['lr']
+        for scheduler in self.schedulers:
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(metric)
+            else:
+                scheduler.step()
+        lr = self.optimizers[0].param_groups[0]['lr']
+        print(f'learning rate {old_lr:.7f} -> {lr:.7f}')
+
+    # -- reporting --------------------------------------------------------------------------------
+    def get_current_losses(self):
+        """Ordered {name: float} of loss_names."""
+        return OrderedDict((name, float(torch.as_tensor(getattr(self, 'loss_' + name)).detach()))
+                           for name in self.loss_names)
+
+    def get_current_visuals(self):
+        """Ordered {label: (N, C, H, W) tensor}; a list of frames gives <name>0, <name>1, ... (or <name> alone)."""
+        visuals = OrderedDict()
+        for name in self.visual_names:
+            value = getattr(self, name, None)
+            if isinstance(value, (list, tuple)):
+                if len(value) == 1:
+                    visuals[name] = value[0]
+                else:
+                    visuals.update((f'{name}{t}', frame) for t, frame in enumerate(value))
+            elif value is not None:
+                visuals[name] = value
+        return visuals
+
+    def get_image_paths(self):
+        return self.image_paths
+
+    def print_networks(self):
+        for name in self.model_names:
+            count = networks.count_parameters(getattr(self, 'net' + name))
+            print(f'[Network {name}] parameters: {count:,} ({count / 1e6:.3f} M)')
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def network(self, name):
+        """self.net<name> without its DataParallel wrapper."""
+        net = getattr(self, 'net' + name)
+        return net.module if isinstance(net, nn.DataParallel) else net
+
+    def save_networks(self, epoch):
+        """Write <save_dir>/<epoch>_net_<name>.pth (a CPU state_dict, the authors' format) for every
+        network, each file atomically."""
+        os.makedirs(self.save_dir, exist_ok=True)
+        for name in self.model_names:
+            state = {k: v.detach().cpu() for k, v in self.network(name).state_dict().items()}
+            atomic_save(state, os.path.join(self.save_dir, f'{epoch}_net_{name}.pth'))
+
+    def load_networks(self, epoch):
+        for name in self.model_names:
+            path = os.path.join(self.save_dir, f'{epoch}_net_{name}.pth')
+            load_state_dict_file(self.network(name), path)
+            print(f'loaded {path}')
+
+
+def load_state_dict_file(net, path):
+    """Load a checkpoint into net strictly; every way this can fail is a UserError naming the file."""
+    if not os.path.isfile(path):
+        raise UserError(f'{path} does not exist: check --checkpoints_dir, --name and --which_epoch')
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # truncated file, not a zip, or a pickle that needs arbitrary code
+        detail = (str(err).splitlines() or [''])[0]
+        raise UserError(f'{path} is not a readable checkpoint ({type(err).__name__}: {detail})') from None
+    if not isinstance(state, dict):
+        raise UserError(f'{path} holds a {type(state).__name__}, not a state_dict')
+    state = drop_instance_norm_stats(net, state)
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or wrong:
+        parts = [f'{label} {keys[0]}' + (f' (+{len(keys) - 1} more)' if len(keys) > 1 else '')
+                 for label, keys in (('missing', missing), ('unexpected', unexpected), ('other shape:', wrong))
+                 if keys]
+        raise UserError(f'{path} is from another architecture ({"; ".join(parts)}): pass the flags it was trained '
+                        f'with (--which_model_netG/P/D, --ngf/--npf/--ndf, --norm, --input_nc/--output_nc; see '
+                        f'its opt.txt)')
+    net.load_state_dict(state)
+
+
+def drop_instance_norm_stats(net, state):
+    """Checkpoints from PyTorch < 0.4 carry running statistics for InstanceNorm layers, which no
+    longer keep them; drop those entries."""
+    stats = ('running_mean', 'running_var', 'num_batches_tracked')
+    modules = dict(net.named_modules())
+    return {k: v for k, v in state.items()
+            if not (k.rsplit('.', 1)[-1] in stats and isinstance(modules.get(k.rsplit('.', 1)[0]), nn.InstanceNorm2d))}

@@ -1,0 +1,1 @@
+"""Command-line options: TrainOptions for train.py, TestOptions for test.py."""

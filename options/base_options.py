@@ -1,0 +1,135 @@
+"""Flags shared by train.py and test.py.
+
+Every flag of the authors' code keeps its name and default; the spellings of the current
+CycleGAN/pix2pix code are aliases of the same option (`--batch_size` sets `opt.batchSize`).
+The chosen model and dataset then add their own flags and defaults.
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+import data
+import models
+from models import networks
+from util.errors import UserError
+
+
+class BaseOptions:
+    is_train = None
+
+    def initialize(self, parser):
+        add = parser.add_argument
+        add('--dataroot', required=True,
+            help='folder with trainA, trainB (and testA, testB); for --dataset_mode single, the folder of images')
+        add('--batchSize', '--batch_size', dest='batchSize', type=int, default=1, help='input batch size')
+        add('--loadSize', '--load_size', dest='loadSize', type=int, default=286, help='scale images to this size')
+        add('--fineSize', '--crop_size', dest='fineSize', type=int, default=256, help='then crop to this size')
+        add('--input_nc', type=int, default=3, help='channels of domain A images (1 = grayscale)')
+        add('--output_nc', type=int, default=3, help='channels of domain B images (1 = grayscale)')
+        add('--ngf', type=int, default=64, help='filters in the first conv layer of G (and of unet_* predictors)')
+        add('--npf', type=int, default=64,
+            help='filters in the first conv layer of the `prediction` predictor (the authors train it with 8)')
+        add('--ndf', type=int, default=64, help='filters in the first conv layer of D')
+        add('--which_model_netD', '--netD', dest='which_model_netD', default='basic',
+            help=f'discriminator: {" | ".join(networks.DISCRIMINATORS)}')
+        add('--which_model_netG', '--netG', dest='which_model_netG', default='resnet_9blocks',
+            help=f'generator: {" | ".join(networks.GENERATORS)}')
+        add('--which_model_netP', '--netP', dest='which_model_netP', default='unet_256',
+            help=f'temporal predictor: {" | ".join(networks.PREDICTORS)}')
+        add('--n_layers_D', type=int, default=3, help='layers of D when --which_model_netD n_layers')
+        add('--gpu_ids', default='0', help='GPU ids, e.g. 0 or 0,1,2; -1 for the CPU')
+        add('--name', default='experiment_name', help='name of the run: where checkpoints and results go')
+        add('--dataset_mode', default='unaligned',
+            help='how data are loaded: unaligned (single frames) | unaligned_triplet (the authors\' strips of '
+                 'three frames) | single (one folder, for test.py)')
+        add('--model', default='cycle_gan', help='recycle_gan | reCycle_gan | cycle_gan | test')
+        add('--which_direction', '--direction', dest='which_direction', default='AtoB', choices=['AtoB', 'BtoA'],
+            help='AtoB or BtoA')
+        add('--nThreads', '--num_threads', dest='nThreads', type=int, default=2, help='data loading workers')
+        add('--checkpoints_dir', default='./checkpoints', help='models are saved here')
+        add('--norm', default='instance', help=f'normalisation layers: {" | ".join(networks.NORMS)}')
+        add('--serial_batches', action='store_true',
+            help='take images in order to make batches, otherwise take them randomly')
+        add('--display_winsize', type=int, default=256, help='display window size (visdom and HTML)')
+        add('--display_id', type=int, default=1, help='visdom window id; 0 turns the dashboard off')
+        add('--display_port', type=int, default=8097, help='visdom port')
+        add('--display_server', default='http://localhost', help='visdom server')
+        add('--display_env', default=None, help='visdom environment (default: the run\'s --name)')
+        add('--no_dropout', action='store_true', help='no dropout in the generators and predictors')
+        add('--max_dataset_size', type=int, default=float('inf'),
+            help='load at most this many files per domain (the first ones in sorted order)')
+        add('--resize_or_crop', '--preprocess', dest='resize_or_crop', default='resize_and_crop',
+            choices=['resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none'],
+            help='scaling and cropping of single frames at load time')
+        add('--no_flip', action='store_true', help='do not flip single frames horizontally for augmentation')
+        add('--init_type', default='normal', help=f'weight initialisation: {" | ".join(networks.INIT_TYPES)}')
+        add('--seed', type=int, default=None, help='seed python, numpy and torch for a reproducible run')
+        add('--debug', action='store_true', help='show tracebacks instead of one-line errors')
+        return parser
+
+    def gather_options(self, argv):
+        parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        parser = self.initialize(parser)
+        # the model, then the dataset, declare their own flags and defaults
+        opt, _ = parser.parse_known_args(argv)
+        parser = models.get_option_setter(opt.model)(parser, self.is_train)
+        opt, _ = parser.parse_known_args(argv)
+        parser = data.get_option_setter(opt.dataset_mode)(parser, self.is_train)
+        self.parser = parser
+        return parser.parse_args(argv)
+
+    def parse(self, argv=None):
+        """Parse argv (default: the command line), check it, print the options and write opt.txt."""
+        opt = self.gather_options(argv)
+        opt.isTrain = self.is_train
+        opt.gpu_ids = self.resolve_gpu_ids(opt.gpu_ids, argv)
+        if opt.display_env is None:
+            opt.display_env = opt.name
+        self.check(opt)
+        self.print_options(opt)
+        return opt
+
+    @staticmethod
+    def resolve_gpu_ids(text, argv):
+        try:
+            ids = [int(s) for s in text.split(',') if s.strip()]
+        except ValueError:
+            raise UserError(f'--gpu_ids {text!r}: give comma-separated GPU numbers, or -1 for the CPU') from None
+        ids = [i for i in ids if i >= 0]
+        if not ids:
+            return []
+        available = torch.cuda.device_count()
+        explicit = any(a == '--gpu_ids' or a.startswith('--gpu_ids=') or a == '--gpu' for a in (argv or []))
+        if available == 0 and not explicit:
+            print('warning: no CUDA device found, running on the CPU (pass --gpu_ids -1 to silence this)',
+                  file=sys.stderr)
+            return []
+        missing = [i for i in ids if i >= available]
+        if missing:
+            raise UserError(f'--gpu_ids {text}: this machine has {available} CUDA device(s), so GPU '
+                            f'{missing[0]} does not exist; use --gpu_ids -1 for the CPU')
+        return ids
+
+    def check(self, opt):
+        if opt.resize_or_crop in ('resize_and_crop', 'scale_width_and_crop') and opt.fineSize > opt.loadSize:
+            raise UserError(f'--fineSize {opt.fineSize} is larger than --loadSize {opt.loadSize}: crops are cut '
+                            f'from images scaled to loadSize, so make fineSize <= loadSize')
+
+    def print_options(self, opt):
+        defaults = vars(self.parser.parse_args(['--dataroot', opt.dataroot]))
+        lines = ['----------------- Options ---------------']
+        for key, value in sorted(vars(opt).items()):
+            note = f'\t[default: {defaults[key]}]' if key in defaults and value != defaults[key] else ''
+            lines.append(f'{key:>25}: {str(value):<30}{note}')
+        lines.append('----------------- End -------------------')
+        message = '\n'.join(lines)
+        print(message)
+        folder = self.options_dir(opt)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, 'opt.txt'), 'w') as f:
+            f.write(message + '\n')
+
+    def options_dir(self, opt):
+        raise NotImplementedError

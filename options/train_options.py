@@ -1,0 +1,44 @@
+"""Flags of train.py."""
+import os
+
+from .base_options import BaseOptions
+
+
+class TrainOptions(BaseOptions):
+    is_train = True
+
+    def initialize(self, parser):
+        parser = super().initialize(parser)
+        add = parser.add_argument
+        add('--display_freq', type=int, default=100, help='show training images every this many iterations')
+        add('--display_single_pane_ncols', '--display_ncols', dest='display_single_pane_ncols', type=int, default=0,
+            help='if positive, show all images in one visdom pane with this many per row')
+        add('--update_html_freq', type=int, default=1000, help='save training images to the HTML page this often')
+        add('--print_freq', type=int, default=100, help='print and log the losses every this many iterations')
+        add('--save_latest_freq', type=int, default=2000, help='save latest_net_*.pth every this many iterations')
+        add('--save_epoch_freq', type=int, default=1, help='save <epoch>_net_*.pth every this many epochs')
+        add('--continue_train', action='store_true', help='continue training: load the --which_epoch networks')
+        add('--epoch_count', type=int, default=1, help='the first epoch\'s number (to continue a run)')
+        add('--phase', default='train', help='train, val, test, ... (the data folders are <phase>A, <phase>B)')
+        add('--which_epoch', '--epoch', dest='which_epoch', default='latest',
+            help='which checkpoint to load with --continue_train: latest or an epoch number')
+        add('--niter', '--n_epochs', dest='niter', type=int, default=100, help='epochs at the starting learning rate')
+        add('--niter_decay', '--n_epochs_decay', dest='niter_decay', type=int, default=100,
+            help='epochs to decay the learning rate linearly to zero')
+        add('--beta1', type=float, default=0.5, help='Adam\'s beta1')
+        add('--lr', type=float, default=0.0002, help='initial learning rate of Adam')
+        add('--no_lsgan', action='store_true', help='vanilla GAN loss (cross entropy) instead of least squares')
+        add('--lambda_A', type=float, default=10.0, help='weight of the reconstruction losses in domain A')
+        add('--lambda_B', type=float, default=10.0, help='weight of the reconstruction losses in domain B')
+        add('--pool_size', type=int, default=50, help='size of the buffer of generated images D learns from')
+        add('--no_html', action='store_true', help='do not save training images to <checkpoints_dir>/<name>/web/')
+        add('--lr_policy', default='lambda', help='learning rate schedule: lambda | step | plateau')
+        add('--lr_decay_iters', type=int, default=50, help='with --lr_policy step: x0.1 every this many epochs')
+        add('--identity', '--lambda_identity', dest='identity', type=float, default=0.5,
+            help='weight of the identity loss, relative to lambda_A/lambda_B (0 turns it off)')
+        add('--adversarial_loss_p', action='store_true',
+            help='also train the predictors with an adversarial loss on their predictions')
+        return parser
+
+    def options_dir(self, opt):
+        return os.path.join(opt.checkpoints_dir, opt.name)

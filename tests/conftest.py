@@ -1,0 +1,46 @@
+"""Shared helpers: the repository on sys.path, a tiny synthetic dataset, and tiny options."""
+import os
+import sys
+
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference')
+sys.path.insert(0, ROOT)
+
+from scripts.make_demo_data import write_dataset  # noqa: E402
+
+# 32 px frames and 8-filter networks: every test runs on the CPU in seconds
+TINY = ['--gpu_ids', '-1', '--display_id', '0', '--nThreads', '0', '--loadSize', '32', '--fineSize', '32',
+        '--ngf', '8', '--ndf', '8', '--npf', '2', '--which_model_netG', 'resnet_6blocks',
+        '--which_model_netP', 'unet_32', '--no_dropout']
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory):
+    """trainA/B: 8 strips of 3 frames each (2 clips of 6 frames); testA/B: 6 frames; 32 px."""
+    root = tmp_path_factory.mktemp('data')
+    write_dataset(str(root), size=32, train_clips=2, test_clips=1, frames=6, seed=0)
+    return str(root)
+
+
+def train_options(checkpoints_dir, *args, dataroot='/nonexistent', tiny=True):
+    """TrainOptions for argv = tiny flags + args (opt.txt goes under checkpoints_dir)."""
+    from options.train_options import TrainOptions
+    argv = ['--dataroot', dataroot, '--checkpoints_dir', str(checkpoints_dir)] + (TINY if tiny else []) + list(args)
+    return TrainOptions().parse(argv)
+
+
+def assert_weights_close(model, expected, lr):
+    """Adam's first step moves each weight by about lr * sign(gradient): where the true gradient is ~0
+    (a conv bias in front of InstanceNorm, a few stray weights) the sign is noise, up to 2 * lr apart.
+    Everything else agrees to 1e-5."""
+    for name, state in expected.items():
+        mine = model.network(name).state_dict()
+        assert list(mine) == list(state)
+        for key, value in state.items():
+            diff = (mine[key].float() - value.float()).abs()
+            assert diff.max().item() <= 2 * lr + 1e-6, f'{name}.{key}'
+            if not key.endswith('bias'):
+                assert (diff > 1e-5).float().mean().item() <= 1e-3, f'{name}.{key}'

@@ -1,0 +1,141 @@
+"""How a training run shows itself: the visdom dashboard (--display_id > 0), the HTML page
+<checkpoints_dir>/<name>/web/index.html, and the loss log <checkpoints_dir>/<name>/loss_log.txt."""
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import html, util
+
+VISDOM_TIMEOUT_S = 5
+
+
+def log(message):
+    """Print without breaking a tqdm progress bar."""
+    from tqdm import tqdm
+    tqdm.write(message)
+
+
+def connect_visdom(opt):
+    """A visdom client for opt's server; raises ConnectionError (or ImportError) when there is none."""
+    import visdom
+    logging.getLogger('visdom').setLevel(logging.ERROR)  # its info/warning chatter is not for our users
+
+    class Visdom(visdom.Visdom):
+        def _handle_post(self, url, data=None):
+            # the stock client waits forever on an unreachable host
+            return self.session.post(url, data=data or {}, timeout=VISDOM_TIMEOUT_S).text
+
+    return Visdom(server=opt.display_server, port=opt.display_port, env=opt.display_env, raise_exceptions=True,
+                  use_incoming_socket=False)
+
+
+class Visualizer:
+    def __init__(self, opt):
+        self.opt = opt
+        self.name = opt.name
+        self.display_id = opt.display_id
+        self.win_size = opt.display_winsize
+        self.ncols = getattr(opt, 'display_single_pane_ncols', 0)
+        self.vis = None
+        self.warned = False
+        self.plot_data = {'X': [], 'Y': [], 'legend': None}
+        self.use_html = opt.isTrain and not opt.no_html
+        self.web_dir = os.path.join(opt.checkpoints_dir, opt.name, 'web')
+        self.img_dir = os.path.join(self.web_dir, 'images')
+        self.html_epoch = None
+        if self.use_html:
+            os.makedirs(self.img_dir, exist_ok=True)
+        self.log_name = os.path.join(opt.checkpoints_dir, opt.name, 'loss_log.txt')
+        if opt.isTrain:
+            with open(self.log_name, 'a') as f:
+                f.write(f'================ Training Loss ({time.strftime("%c")}) ================\n')
+
+    # -- visdom ---------------------------------------------------------------------------------
+    def _visdom(self, send):
+        """Run send(client); a missing or failing server costs one warning, then later calls retry quietly."""
+        if self.display_id <= 0:
+            return
+        try:
+            if self.vis is None:
+                self.vis = connect_visdom(self.opt)
+            send(self.vis)
+        except Exception as err:  # the dashboard must never stop training
+            self.vis = None
+            if not self.warned:
+                self.warned = True
+                print(f'warning: no visdom dashboard at {self.opt.display_server}:{self.opt.display_port} '
+                      f'({type(err).__name__}); training goes on. Start one with `python -m visdom.server`, '
+                      f'or pass --display_id 0.', file=sys.stderr)
+
+    def display_current_results(self, visuals, epoch, save_result):
+        """Show the current images on visdom, and save them to the HTML page when save_result is set
+        (and on the first display of every epoch)."""
+        images = {label: util.tensor2im(image) for label, image in visuals.items()}
+        if self.display_id > 0:
+            self._visdom(lambda vis: self._show_images(vis, images))
+        if self.use_html and (save_result or self.html_epoch != epoch):
+            self.html_epoch = epoch
+            for label, image in images.items():
+                util.save_image(image, os.path.join(self.img_dir, f'epoch{epoch:03d}_{label}.png'))
+            self.update_html(epoch, list(images))
+
+    def _show_images(self, vis, images):
+        chw = [image.transpose(2, 0, 1) for image in images.values()]
+        if self.ncols > 0:
+            labels = list(images)
+            rows = ['<tr>' + ''.join(f'<td>{x}</td>' for x in labels[i:i + self.ncols]) + '</tr>'
+                    for i in range(0, len(labels), self.ncols)]
+            vis.images(chw, nrow=self.ncols, win=f'{self.display_id + 1}', padding=2,
+                       opts=dict(title=f'{self.name} images'))
+            vis.text(f'<table>{"".join(rows)}</table>', win=f'{self.display_id + 2}',
+                     opts=dict(title=f'{self.name} labels'))
+        else:
+            for i, (label, image) in enumerate(zip(images, chw)):
+                vis.image(image, win=f'{self.display_id + 1 + i}', opts=dict(title=label))
+
+    def plot_current_losses(self, epoch, counter_ratio, losses):
+        """Add a point (fractional epoch, every loss) to the visdom loss plot."""
+        if self.plot_data['legend'] is None:
+            self.plot_data['legend'] = list(losses)
+        self.plot_data['X'].append(epoch + counter_ratio)
+        self.plot_data['Y'].append([losses[k] for k in self.plot_data['legend']])
+        if self.display_id <= 0:
+            return
+        legend = self.plot_data['legend']
+        x = np.stack([np.array(self.plot_data['X'])] * len(legend), 1)
+        y = np.array(self.plot_data['Y'])
+        self._visdom(lambda vis: vis.line(X=x, Y=y, win=f'{self.display_id}', opts=dict(
+            title=f'{self.name} loss over time', legend=legend, xlabel='epoch', ylabel='loss')))
+
+    # -- HTML page and log ------------------------------------------------------------------------
+    def update_html(self, epoch, labels):
+        page = html.HTML(self.web_dir, f'Experiment name = {self.name}', refresh=1)
+        for n in range(epoch, 0, -1):
+            names = [f'epoch{n:03d}_{label}.png' for label in labels]
+            if not os.path.exists(os.path.join(self.img_dir, names[0])):
+                continue
+            page.add_header(f'epoch [{n}]')
+            page.add_images(names, labels, names, width=self.win_size)
+        page.save()
+
+    def print_current_losses(self, epoch, iters, losses, t_comp, t_data):
+        """Print the losses and append the same line to loss_log.txt."""
+        message = f'(epoch: {epoch}, iters: {iters}, time: {t_comp:.3f}, data: {t_data:.3f}) '
+        message += ''.join(f'{k}: {v:.3f} ' for k, v in losses.items())
+        log(message)
+        with open(self.log_name, 'a') as f:
+            f.write(message + '\n')
+
+
+def save_images(webpage, visuals, image_path, aspect_ratio=1.0, width=256):
+    """Save test results as <image name>_<label>.png and add them to the page as one row."""
+    name = os.path.splitext(os.path.basename(image_path[0]))[0]
+    webpage.add_header(name)
+    files = []
+    for label, image in visuals.items():
+        files.append(f'{name}_{label}.png')
+        util.save_image(util.tensor2im(image), os.path.join(webpage.get_image_dir(), files[-1]), aspect_ratio)
+    webpage.add_images(files, list(visuals), files, width=width)
