@@ -6,7 +6,7 @@ import pytest
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REFERENCE = os.path.join(ROOT, '..', 'shared', 'reference')
+REFERENCE = os.path.join(ROOT, 'tests', 'reference')  # measured on the authors' code, see its README
 sys.path.insert(0, ROOT)
 
 from scripts.make_demo_data import write_dataset  # noqa: E402
