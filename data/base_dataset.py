@@ -23,6 +23,27 @@ class BaseDataset(torch.utils.data.Dataset):
         self.opt = opt
 
 
+class UnpairedDataset(BaseDataset):
+    """Files of <dataroot>/<phase>A and <phase>B, unpaired: example i takes A's file i % |A| and a
+    random B file (B's file i % |B| with --serial_batches). An epoch is max(|A|, |B|) examples."""
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.A_paths = make_dataset(os.path.join(opt.dataroot, opt.phase + 'A'), opt.max_dataset_size)
+        self.B_paths = make_dataset(os.path.join(opt.dataroot, opt.phase + 'B'), opt.max_dataset_size)
+
+    def paths(self, index):
+        """(A path, B path) of example index; B's draw comes first, as in the authors' code."""
+        if self.opt.serial_batches:
+            B_path = self.B_paths[index % len(self.B_paths)]
+        else:
+            B_path = self.B_paths[random.randint(0, len(self.B_paths) - 1)]
+        return self.A_paths[index % len(self.A_paths)], B_path
+
+    def __len__(self):
+        return max(len(self.A_paths), len(self.B_paths))
+
+
 def is_image_file(filename):
     return filename.lower().endswith(IMG_EXTENSIONS)
 

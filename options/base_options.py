@@ -65,6 +65,10 @@ class BaseOptions:
             help='scaling and cropping of single frames at load time')
         add('--no_flip', action='store_true', help='do not flip single frames horizontally for augmentation')
         add('--init_type', default='normal', help=f'weight initialisation: {" | ".join(networks.INIT_TYPES)}')
+        add('--phase', default='train' if self.is_train else 'test',
+            help='train, val, test, ... (the data folders are <phase>A and <phase>B)')
+        add('--which_epoch', '--epoch', dest='which_epoch', default='latest',
+            help='which checkpoint to load (test.py, --continue_train): latest or an epoch number')
         add('--seed', type=int, default=None, help='seed python, numpy and torch for a reproducible run')
         add('--debug', action='store_true', help='show tracebacks instead of one-line errors')
         return parser

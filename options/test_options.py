@@ -13,9 +13,6 @@ class TestOptions(BaseOptions):
         add('--ntest', type=int, default=float('inf'), help='# of test examples (kept for the authors\' scripts)')
         add('--results_dir', default='./results/', help='results are saved here')
         add('--aspect_ratio', type=float, default=1.0, help='width/height ratio of the saved result images')
-        add('--phase', default='test', help='train, val, test, ... (the data folders are <phase>A, <phase>B)')
-        add('--which_epoch', '--epoch', dest='which_epoch', default='latest',
-            help='which checkpoint to load: latest or an epoch number')
         add('--how_many', '--num_test', dest='how_many', type=int, default=50, help='translate this many frames')
         add('--eval', action='store_true', help='put the networks in eval mode (dropout off, BatchNorm statistics)')
         return parser

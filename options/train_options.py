@@ -19,9 +19,6 @@ class TrainOptions(BaseOptions):
         add('--save_epoch_freq', type=int, default=1, help='save <epoch>_net_*.pth every this many epochs')
         add('--continue_train', action='store_true', help='continue training: load the --which_epoch networks')
         add('--epoch_count', type=int, default=1, help='the first epoch\'s number (to continue a run)')
-        add('--phase', default='train', help='train, val, test, ... (the data folders are <phase>A, <phase>B)')
-        add('--which_epoch', '--epoch', dest='which_epoch', default='latest',
-            help='which checkpoint to load with --continue_train: latest or an epoch number')
         add('--niter', '--n_epochs', dest='niter', type=int, default=100, help='epochs at the starting learning rate')
         add('--niter_decay', '--n_epochs_decay', dest='niter_decay', type=int, default=100,
             help='epochs to decay the learning rate linearly to zero')
