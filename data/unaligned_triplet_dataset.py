@@ -19,7 +19,11 @@ class UnalignedTripletDataset(UnpairedDataset):
                             f'are cut from frames scaled to loadSize, so make fineSize <= loadSize')
 
     def load_triplet(self, path, nc):
-        strip = to_tensor(load_image(path).resize((3 * self.opt.loadSize, self.opt.loadSize), Image.BICUBIC), nc)
+        image = load_image(path)
+        if image.width % 3:
+            raise UserError(f'{path} is {image.width} pixels wide, not a multiple of 3: a triplet strip holds three '
+                            f'frames side by side (scripts/make_demo_data.py shows the format)')
+        strip = to_tensor(image.resize((3 * self.opt.loadSize, self.opt.loadSize), Image.BICUBIC), nc)
         w, h, size = strip.shape[2] // 3, strip.shape[1], self.opt.fineSize
         # the authors' offsets: never the last possible column or row (hence the -1)
         x = random.randint(0, max(0, w - size - 1))

@@ -140,3 +140,24 @@ def test_bad_folders_are_one_line_errors(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(UserError, match='holds no image files'):
         make_dataset(str(tmp_path / 'empty'))
+
+
+def test_a_strip_that_is_not_three_frames_wide(strips, tmp_path):
+    Image.new('RGB', (100, 40)).save(os.path.join(strips, 'trainA', '000.png'))
+    opt = train_options(tmp_path / 'ck', '--dataset_mode', 'unaligned_triplet', '--loadSize', '40',
+                        '--fineSize', '32', '--serial_batches', dataroot=strips)
+    with pytest.raises(UserError, match='000.png is 100 pixels wide, not a multiple of 3'):
+        create_dataset(opt).dataset[0]
+
+
+def test_a_worker_error_still_reads_as_one_line(tmp_path):
+    """A UserError raised in a DataLoader worker comes back wrapped in the worker's traceback."""
+    from util.errors import one_line
+    for d in 'AB':
+        os.makedirs(tmp_path / f'train{d}')
+        (tmp_path / f'train{d}' / 'broken.png').write_bytes(b'not a png')
+    opt = train_options(tmp_path / 'ck', '--dataset_mode', 'unaligned', '--nThreads', '1', dataroot=str(tmp_path))
+    with pytest.raises(UserError) as err:
+        next(iter(create_dataset(opt)))
+    assert '\n' in str(err.value)
+    assert one_line(err.value).startswith(f'{tmp_path}/trainA/broken.png: cannot read this image')

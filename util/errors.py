@@ -17,5 +17,14 @@ def run_cli(main, argv=None):
     except UserError as err:
         if '--debug' in argv:
             raise
-        print(f'error: {err}', file=sys.stderr)
+        print(f'error: {one_line(err)}', file=sys.stderr)
         sys.exit(2)
+
+
+def one_line(err):
+    """The message of a UserError, also when a DataLoader worker re-raised it wrapped in its traceback
+    ("Caught UserError in DataLoader worker process 0. Original Traceback ... UserError: <message>")."""
+    lines = str(err).strip().splitlines() or ['']
+    last = lines[-1]
+    prefix = f'{UserError.__module__}.{UserError.__qualname__}: '
+    return last[len(prefix):] if last.startswith(prefix) else last
