@@ -3,7 +3,10 @@ in data/X_dataset.py. Every dataset gives dicts of tensors in [-1, 1] plus their
 A0 A1 A2 B0 B1 B2 A_paths B_paths (frame triplets) or A B A_paths B_paths (single frames)."""
 import importlib
 import pathlib
+import secrets
+import signal
 
+import numpy as np
 import torch.utils.data
 
 from util.errors import UserError
@@ -30,12 +33,46 @@ def get_option_setter(dataset_name):
     return find_dataset_using_name(dataset_name).modify_commandline_options
 
 
+class EpochSampler(torch.utils.data.Sampler):
+    """The examples of one epoch, as (index, example seed) items: the order (shuffled unless
+    `shuffle` is off) and every example's seed for its crops and flips are functions of (seed, epoch)
+    alone, so a run resumed at any position draws exactly what the interrupted one would have.
+    set_epoch(epoch, start) picks the epoch and skips its first `start` examples."""
+
+    def __init__(self, size, shuffle, seed):
+        self.size, self.shuffle, self.seed = size, shuffle, seed
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch, start=0):
+        self.epoch, self.start = epoch, start
+
+    def __iter__(self):
+        mixed = np.random.SeedSequence([self.seed, self.epoch]).generate_state(1, np.uint64)[0]
+        generator = torch.Generator().manual_seed(int(mixed) >> 1)
+        order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
+        seeds = torch.randint(2 ** 62, (self.size,), generator=generator)
+        return ((int(order[i]), int(seeds[i])) for i in range(self.start, self.size))
+
+    def __len__(self):
+        return self.size - self.start
+
+
+def _ignore_stop_signals(worker_id):
+    # Ctrl-C or SIGTERM reach the workers too; the main process saves and stops, then ends them itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def create_dataset(opt, **kwargs):
     """A DataLoader over --dataset_mode's dataset (kwargs go to the dataset), with --batchSize,
-    --nThreads workers, and shuffling unless --serial_batches."""
+    --nThreads workers, shuffled unless --serial_batches. Its sampler is an EpochSampler seeded by
+    --seed (or at random); it draws nothing from the global random generators."""
     dataset = find_dataset_using_name(opt.dataset_mode)(opt, **kwargs)
     print(f'dataset [{type(dataset).__name__}] was created: {len(dataset)} examples')
+    seed = opt.seed if opt.seed is not None else secrets.randbits(62)
+    sampler = EpochSampler(len(dataset), shuffle=not opt.serial_batches, seed=seed)
     on_gpu = bool(opt.gpu_ids)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=opt.batchSize, shuffle=not opt.serial_batches, num_workers=opt.nThreads,
-        pin_memory=on_gpu, persistent_workers=opt.nThreads > 0)
+        dataset, batch_size=opt.batchSize, sampler=sampler, num_workers=opt.nThreads, pin_memory=on_gpu,
+        persistent_workers=opt.nThreads > 0, worker_init_fn=_ignore_stop_signals,
+        generator=torch.Generator().manual_seed(seed))

@@ -32,16 +32,25 @@ class UnpairedDataset(BaseDataset):
         self.A_paths = make_dataset(os.path.join(opt.dataroot, opt.phase + 'A'), opt.max_dataset_size)
         self.B_paths = make_dataset(os.path.join(opt.dataroot, opt.phase + 'B'), opt.max_dataset_size)
 
-    def paths(self, index):
+    def paths(self, index, rng=random):
         """(A path, B path) of example index; B's draw comes first, as in the authors' code."""
         if self.opt.serial_batches:
             B_path = self.B_paths[index % len(self.B_paths)]
         else:
-            B_path = self.B_paths[random.randint(0, len(self.B_paths) - 1)]
+            B_path = self.B_paths[rng.randint(0, len(self.B_paths) - 1)]
         return self.A_paths[index % len(self.A_paths)], B_path
 
     def __len__(self):
         return max(len(self.A_paths), len(self.B_paths))
+
+
+def example_rng(item):
+    """(index, rng) of a dataset item. The training loader's sampler gives (index, seed): each example
+    draws its crops and flips from its own generator, so a resumed run draws what the interrupted one
+    would have. A plain index draws from Python's global `random`, as the authors' datasets did."""
+    if isinstance(item, tuple):
+        return item[0], random.Random(item[1])
+    return item, random
 
 
 def is_image_file(filename):
@@ -77,13 +86,13 @@ def to_tensor(image, nc=3):
     return x
 
 
-def random_crop(image, size):
+def random_crop(image, size, rng=random):
     """A size x size crop at a random offset (x drawn before y, as torchvision 0.2 did)."""
     w, h = image.size
     if w == size and h == size:
         return image
-    x = random.randint(0, w - size)
-    y = random.randint(0, h - size)
+    x = rng.randint(0, w - size)
+    y = rng.randint(0, h - size)
     return image.crop((x, y, x + size, y + size))
 
 
@@ -94,19 +103,34 @@ def scale_width(image, width):
     return image.resize((width, int(width * h / w)), Image.BICUBIC)
 
 
-def transform_frame(image, opt, nc):
+CROP_MODES = ('resize_and_crop', 'crop', 'scale_width_and_crop')
+
+
+def scale_for_crop(image, opt):
+    """The scaling that --resize_or_crop does before its crop (none for crop and none)."""
+    mode = opt.resize_or_crop
+    if mode == 'resize_and_crop':
+        return image.resize((opt.loadSize, opt.loadSize), Image.BICUBIC)
+    if mode == 'scale_width':
+        return scale_width(image, opt.fineSize)
+    if mode == 'scale_width_and_crop':
+        return scale_width(image, opt.loadSize)
+    return image
+
+
+def transform_frame(image, opt, nc, rng=random):
     """The authors' single-frame pipeline: --resize_or_crop, a random horizontal flip when training
     (unless --no_flip), then to [-1, 1]. Random draws use Python's `random`, as theirs did."""
     mode = opt.resize_or_crop
     if mode == 'resize_and_crop':
-        image = random_crop(image.resize((opt.loadSize, opt.loadSize), Image.BICUBIC), opt.fineSize)
+        image = random_crop(image.resize((opt.loadSize, opt.loadSize), Image.BICUBIC), opt.fineSize, rng)
     elif mode == 'crop':
-        image = random_crop(image, opt.fineSize)
+        image = random_crop(image, opt.fineSize, rng)
     elif mode == 'scale_width':
         image = scale_width(image, opt.fineSize)
     elif mode == 'scale_width_and_crop':
-        image = random_crop(scale_width(image, opt.loadSize), opt.fineSize)
-    if opt.isTrain and not opt.no_flip and random.random() < 0.5:
+        image = random_crop(scale_width(image, opt.loadSize), opt.fineSize, rng)
+    if opt.isTrain and not opt.no_flip and rng.random() < 0.5:
         image = image.transpose(Image.FLIP_LEFT_RIGHT)
     return to_tensor(image, nc)
 

@@ -1,5 +1,5 @@
 """One folder of single frames, for translating with one generator (test.py)."""
-from .base_dataset import BaseDataset, domain_channels, load_image, make_dataset, transform_frame
+from .base_dataset import BaseDataset, domain_channels, example_rng, load_image, make_dataset, transform_frame
 
 
 class SingleDataset(BaseDataset):
@@ -12,9 +12,10 @@ class SingleDataset(BaseDataset):
         self.nc = domain_channels(opt)[0] if nc is None else nc
         self.domain = domain
 
-    def __getitem__(self, index):
+    def __getitem__(self, item):
+        index, rng = example_rng(item)
         path = self.paths[index]
-        return {self.domain: transform_frame(load_image(path), self.opt, self.nc), f'{self.domain}_paths': path}
+        return {self.domain: transform_frame(load_image(path), self.opt, self.nc, rng), f'{self.domain}_paths': path}
 
     def __len__(self):
         return len(self.paths)

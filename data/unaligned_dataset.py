@@ -1,5 +1,5 @@
 """Unpaired single frames: <dataroot>/<phase>A and <dataroot>/<phase>B (CycleGAN's data)."""
-from .base_dataset import UnpairedDataset, domain_channels, load_image, transform_frame
+from .base_dataset import UnpairedDataset, domain_channels, example_rng, load_image, transform_frame
 
 
 class UnalignedDataset(UnpairedDataset):
@@ -9,8 +9,9 @@ class UnalignedDataset(UnpairedDataset):
         super().__init__(opt)
         self.nc_A, self.nc_B = domain_channels(opt)
 
-    def __getitem__(self, index):
-        A_path, B_path = self.paths(index)
-        A = transform_frame(load_image(A_path), self.opt, self.nc_A)
-        B = transform_frame(load_image(B_path), self.opt, self.nc_B)
+    def __getitem__(self, item):
+        index, rng = example_rng(item)
+        A_path, B_path = self.paths(index, rng)
+        A = transform_frame(load_image(A_path), self.opt, self.nc_A, rng)
+        B = transform_frame(load_image(B_path), self.opt, self.nc_B, rng)
         return {'A': A, 'B': B, 'A_paths': A_path, 'B_paths': B_path}

@@ -1,13 +1,24 @@
 """Bookkeeping shared by every model."""
+import math
 import os
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
+from util import checkpoint
 from util.errors import UserError
+from util.image_pool import ImagePool
 from util.util import atomic_save
 from . import networks
+
+
+class NonFiniteLoss(Exception):
+    """A loss became inf or nan; no optimizer step was taken with it."""
+
+    def __init__(self, name, value):
+        super().__init__(f'loss {name} is {value}')
+        self.name, self.value = name, value
 
 
 class BaseModel:
@@ -36,6 +47,7 @@ class BaseModel:
         self.batch_frames = opt.norm != 'batch' and opt.no_dropout
         self.loss_names, self.visual_names, self.model_names, self.optimizers = [], [], [], []
         self.image_paths = []
+        self.skipped_steps = 0
         if self.device.type == 'cuda':
             torch.backends.cudnn.benchmark = True
 
@@ -85,6 +97,20 @@ class BaseModel:
     def eval(self):
         for name in self.model_names:
             getattr(self, 'net' + name).eval()
+
+    def step(self, optimizer, losses):
+        """optimizer.step() on the sum of `losses` ({name: tensor}, already backpropagated), unless that
+        sum is not finite: then --nan_policy stop raises NonFiniteLoss before any weight changes, and skip
+        leaves the step out, counted in self.skipped_steps."""
+        if torch.isfinite(sum(losses.values())):  # a sync with the device, cheap next to a training step
+            optimizer.step()
+            return
+        if self.opt.nan_policy == 'skip':
+            self.skipped_steps += 1
+            return
+        values = {name: float(loss.detach()) for name, loss in losses.items()}
+        name = next((n for n, v in values.items() if not math.isfinite(v)), next(iter(values)))
+        raise NonFiniteLoss(name, values[name])
 
     @staticmethod
     def set_requires_grad(nets, requires_grad):
@@ -151,18 +177,37 @@ class BaseModel:
             load_state_dict_file(self.network(name), path)
             print(f'loaded {path}')
 
+    def _pools(self):
+        return {name: pool for name, pool in vars(self).items() if isinstance(pool, ImagePool)}
+
+    def training_state(self):
+        """Everything of the model a resumed run needs: networks, optimizers, schedulers, image pools."""
+        return {'nets': {name: self.network(name).state_dict() for name in self.model_names},
+                'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
+                'schedulers': [scheduler.state_dict() for scheduler in self.schedulers],
+                'pools': {name: pool.images for name, pool in self._pools().items()}}
+
+    def load_training_state(self, state, source):
+        for name in self.model_names:
+            load_state_dict(self.network(name), state['nets'][name], f'{source} ({name})')
+        for optimizer, saved in zip(self.optimizers, state['optimizers']):
+            optimizer.load_state_dict(saved)
+        for scheduler, saved in zip(self.schedulers, state['schedulers']):
+            scheduler.load_state_dict(saved)
+        for name, pool in self._pools().items():
+            pool.images = [image.to(self.device) for image in state['pools'][name]]
+
 
 def load_state_dict_file(net, path):
     """Load a checkpoint into net strictly; every way this can fail is a UserError naming the file."""
-    if not os.path.isfile(path):
-        raise UserError(f'{path} does not exist: check --checkpoints_dir, --name and --which_epoch')
-    try:
-        state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # truncated file, not a zip, or a pickle that needs arbitrary code
-        detail = (str(err).splitlines() or [''])[0]
-        raise UserError(f'{path} is not a readable checkpoint ({type(err).__name__}: {detail})') from None
+    state = checkpoint.load(path)
     if not isinstance(state, dict):
         raise UserError(f'{path} holds a {type(state).__name__}, not a state_dict')
+    load_state_dict(net, state, path)
+
+
+def load_state_dict(net, state, source):
+    """net.load_state_dict(state) (strict), with a one-line UserError saying which keys differ."""
     state = drop_instance_norm_stats(net, state)
     expected = net.state_dict()
     missing = [k for k in expected if k not in state]
@@ -172,7 +217,7 @@ def load_state_dict_file(net, path):
         parts = [f'{label} {keys[0]}' + (f' (+{len(keys) - 1} more)' if len(keys) > 1 else '')
                  for label, keys in (('missing', missing), ('unexpected', unexpected), ('other shape:', wrong))
                  if keys]
-        raise UserError(f'{path} is from another architecture ({"; ".join(parts)}): pass the flags it was trained '
+        raise UserError(f'{source} is from another architecture ({"; ".join(parts)}): pass the flags it was trained '
                         f'with (--which_model_netG/P/D, --ngf/--npf/--ndf, --norm, --input_nc/--output_nc; see '
                         f'its opt.txt)')
     net.load_state_dict(state)

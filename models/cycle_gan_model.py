@@ -118,16 +118,19 @@ class CycleGANModel(BaseModel):
         self.loss_Cyc_B = opt.lambda_B * l1(self.rec_B, self.real_B)
         self.compute_identity_losses()
 
+    def generator_losses(self):
+        return {n: getattr(self, 'loss_' + n) for n in self.loss_names if not n.startswith('D_')}
+
     def backward_G(self):
         self.compute_G_losses()
-        self.loss_G = sum(getattr(self, 'loss_' + n) for n in self.loss_names if not n.startswith('D_'))
+        self.loss_G = sum(self.generator_losses().values())
         self.loss_G.backward()
 
     def discriminator_inputs(self):
         """The (real, fake) image lists D_A and D_B learn to tell apart, pair by pair."""
         return (self.real_B, self.fake_B), (self.real_A, self.fake_A)
 
-    def step_D(self, netD, optimizer, reals, pool, fakes):
+    def step_D(self, name, netD, optimizer, reals, pool, fakes):
         """One Adam step on sum over pairs of 0.5 * (GAN(D(real), real) + GAN(D(pool(fake)), fake))."""
         fakes = [pool.query(fake) for fake in fakes]
         verdicts = self.run(netD, *itertools.chain(*zip(reals, fakes)))  # real, fake, real, ...: the authors' order
@@ -135,7 +138,7 @@ class CycleGANModel(BaseModel):
                    for real, fake in zip(verdicts[0::2], verdicts[1::2]))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        self.step(optimizer, {name: loss})
         return loss.detach()
 
     def optimize_parameters(self):
@@ -146,8 +149,8 @@ class CycleGANModel(BaseModel):
         self.set_requires_grad(discriminators, False)
         self.optimizer_G.zero_grad(set_to_none=True)
         self.backward_G()
-        self.optimizer_G.step()
+        self.step(self.optimizer_G, self.generator_losses())
         self.set_requires_grad(discriminators, True)
         (real_B, fake_B), (real_A, fake_A) = self.discriminator_inputs()
-        self.loss_D_A = self.step_D(self.netD_A, self.optimizer_D_A, real_B, self.fake_B_pool, fake_B)
-        self.loss_D_B = self.step_D(self.netD_B, self.optimizer_D_B, real_A, self.fake_A_pool, fake_A)
+        self.loss_D_A = self.step_D('D_A', self.netD_A, self.optimizer_D_A, real_B, self.fake_B_pool, fake_B)
+        self.loss_D_B = self.step_D('D_B', self.netD_B, self.optimizer_D_B, real_A, self.fake_A_pool, fake_A)

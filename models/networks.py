@@ -24,14 +24,14 @@ LR_POLICIES = ('lambda', 'step', 'plateau')
 PREDICTION_DOWNSAMPLINGS = 6  # the U-Net inside the `prediction` predictor
 
 
-def _choose(flag, value, choices):
+def check_choice(flag, value, choices):
     if value not in choices:
         raise UserError(f'{flag} {value!r} is not one of: {", ".join(choices)}')
 
 
 def get_norm_layer(norm_type='instance'):
     """Return a factory num_features -> norm module."""
-    _choose('--norm', norm_type, NORMS)
+    check_choice('--norm', norm_type, NORMS)
     if norm_type == 'batch':
         return functools.partial(nn.BatchNorm2d, affine=True)
     if norm_type == 'instance':
@@ -258,7 +258,7 @@ class PixelDiscriminator(nn.Module):
 def init_weights(net, init_type='normal'):
     """The authors' initialisation: conv/linear weights by init_type (biases keep PyTorch's default),
     BatchNorm weights N(1, 0.02) and biases 0."""
-    _choose('--init_type', init_type, INIT_TYPES)
+    check_choice('--init_type', init_type, INIT_TYPES)
 
     def init_module(m):
         name = type(m).__name__
@@ -304,7 +304,7 @@ def _build(flag, which, make, init_type, max_params):
 
 def define_G(input_nc, output_nc, ngf, which_model_netG, norm='instance', use_dropout=False, init_type='normal',
              max_params=None):
-    _choose('--which_model_netG', which_model_netG, GENERATORS)
+    check_choice('--which_model_netG', which_model_netG, GENERATORS)
     norm_layer = get_norm_layer(norm)
     if which_model_netG.startswith('resnet_'):
         n_blocks = int(which_model_netG[len('resnet_'):-len('blocks')])
@@ -318,7 +318,7 @@ def define_G(input_nc, output_nc, ngf, which_model_netG, norm='instance', use_dr
 def define_P(nc, ngf, npf, which_model_netP, norm='instance', use_dropout=False, init_type='normal',
              max_params=None):
     """Predictor of frame t from frames t-2, t-1 of one domain with nc channels; called as P(x0, x1)."""
-    _choose('--which_model_netP', which_model_netP, PREDICTORS)
+    check_choice('--which_model_netP', which_model_netP, PREDICTORS)
     norm_layer = get_norm_layer(norm)
     if which_model_netP == 'prediction':
         make = functools.partial(PredictionNet, nc, nc, npf, norm_layer, use_dropout)
@@ -332,7 +332,7 @@ def define_P(nc, ngf, npf, which_model_netP, norm='instance', use_dropout=False,
 
 
 def define_D(input_nc, ndf, which_model_netD, n_layers_D=3, norm='instance', init_type='normal', max_params=None):
-    _choose('--which_model_netD', which_model_netD, DISCRIMINATORS)
+    check_choice('--which_model_netD', which_model_netD, DISCRIMINATORS)
     norm_layer = get_norm_layer(norm)
     if which_model_netD == 'pixel':
         make = functools.partial(PixelDiscriminator, input_nc, ndf, norm_layer)
@@ -364,7 +364,7 @@ class GANLoss(nn.Module):
 def get_scheduler(optimizer, opt):
     """lambda: constant for the first epochs, then linear decay to 0 (the authors' rule, stepped once
     per epoch); step: x0.1 every lr_decay_iters epochs; plateau: x0.2 when the metric stalls."""
-    _choose('--lr_policy', opt.lr_policy, LR_POLICIES)
+    check_choice('--lr_policy', opt.lr_policy, LR_POLICIES)
     if opt.lr_policy == 'lambda':
         def lambda_rule(epoch):
             # the authors' rule: the last epoch (niter + niter_decay) runs at lr 0; past it, 0 (not negative)

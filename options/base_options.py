@@ -117,6 +117,14 @@ class BaseOptions:
         return ids
 
     def check(self, opt):
+        """Fail on bad values now, before any data or network is loaded."""
+        for flag, value, choices in (('--which_model_netG', opt.which_model_netG, networks.GENERATORS),
+                                     ('--which_model_netP', opt.which_model_netP, networks.PREDICTORS),
+                                     ('--which_model_netD', opt.which_model_netD, networks.DISCRIMINATORS),
+                                     ('--norm', opt.norm, networks.NORMS),
+                                     ('--init_type', opt.init_type, networks.INIT_TYPES),
+                                     ('--lr_policy', getattr(opt, 'lr_policy', 'lambda'), networks.LR_POLICIES)):
+            networks.check_choice(flag, value, choices)
         if opt.resize_or_crop in ('resize_and_crop', 'scale_width_and_crop') and opt.fineSize > opt.loadSize:
             raise UserError(f'--fineSize {opt.fineSize} is larger than --loadSize {opt.loadSize}: crops are cut '
                             f'from images scaled to loadSize, so make fineSize <= loadSize')
@@ -131,9 +139,13 @@ class BaseOptions:
         message = '\n'.join(lines)
         print(message)
         folder = self.options_dir(opt)
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, 'opt.txt'), 'w') as f:
-            f.write(message + '\n')
+        try:
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, 'opt.txt'), 'w') as f:
+                f.write(message + '\n')
+        except OSError as err:
+            raise UserError(f'cannot write to {folder} ({err.strerror or err}): pick a folder you can write to '
+                            f'(--checkpoints_dir, --results_dir)') from None
 
     def options_dir(self, opt):
         raise NotImplementedError

@@ -35,6 +35,8 @@ class TrainOptions(BaseOptions):
             help='weight of the identity loss, relative to lambda_A/lambda_B (0 turns it off)')
         add('--adversarial_loss_p', action='store_true',
             help='also train the predictors with an adversarial loss on their predictions')
+        add('--nan_policy', default='stop', choices=['stop', 'skip'],
+            help='when a loss becomes inf or nan: stop (keeping the last checkpoint) or skip that step')
         return parser
 
     def options_dir(self, opt):

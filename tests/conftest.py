@@ -1,5 +1,6 @@
 """Shared helpers: the repository on sys.path, a tiny synthetic dataset, and tiny options."""
 import os
+import subprocess
 import sys
 
 import pytest
@@ -23,6 +24,15 @@ def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp('data')
     write_dataset(str(root), size=32, train_clips=2, test_clips=1, frames=6, seed=0)
     return str(root)
+
+
+def run_script(script, *args, check=True, timeout=300):
+    """Run one of the repository's scripts in a subprocess, as a user would; returns the CompletedProcess."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
+                            cwd=ROOT, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f'{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
+    return result
 
 
 def train_options(checkpoints_dir, *args, dataroot='/nonexistent', tiny=True):

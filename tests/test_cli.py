@@ -1,26 +1,16 @@
 """train.py and test.py as a user runs them: every file written, checkpoints that load, clear errors."""
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT, TINY, train_options
+from conftest import TINY, run_script as run, train_options
 from models import create_model
 from models.base_model import load_state_dict_file
 from util.errors import UserError
 
 NETS = ['G_A', 'G_B', 'P_A', 'P_B', 'D_A', 'D_B']
-
-
-def run(script, *args, check=True):
-    result = subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
-                            cwd=ROOT, timeout=300)
-    if check and result.returncode != 0:
-        raise AssertionError(f'{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}')
-    return result
 
 
 @pytest.fixture(scope='module')

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import UserError
+
 
 def tensor2im(image):
     """The first image of a batch in [-1, 1], (N, C, H, W) -> (H, W, 3) uint8; grayscale becomes RGB."""
@@ -37,6 +39,9 @@ def atomic_write(path, write):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder, ...
+        raise UserError(f'cannot write {path} ({err.strerror or err}); the previous file there is intact: free '
+                        f'some disk space or pick another --checkpoints_dir') from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
