@@ -1,6 +1,7 @@
 """Bookkeeping shared by every model."""
 import math
 import os
+import sys
 from collections import OrderedDict
 
 import torch
@@ -11,6 +12,23 @@ from util.errors import UserError
 from util.image_pool import ImagePool
 from util.util import atomic_save
 from . import networks
+
+
+def compile_available():
+    """Whether torch.compile works here (its default backend needs a C++ compiler); warns once if not."""
+    global _COMPILE_CHECKED
+    if _COMPILE_CHECKED is None:
+        try:
+            torch.compile(lambda x: x * 2)(torch.ones(2))
+            _COMPILE_CHECKED = True
+        except Exception as err:  # no compiler, unsupported platform or Python, ...
+            print(f'warning: --compile is unavailable here ({type(err).__name__}: '
+                  f'{(str(err).splitlines() or [""])[0]}); running eagerly', file=sys.stderr)
+            _COMPILE_CHECKED = False
+    return _COMPILE_CHECKED
+
+
+_COMPILE_CHECKED = None
 
 
 class NonFiniteLoss(Exception):
@@ -48,6 +66,10 @@ class BaseModel:
         self.loss_names, self.visual_names, self.model_names, self.optimizers = [], [], [], []
         self.image_paths = []
         self.skipped_steps = 0
+        # opt-in speed flags (train.py): mixed precision, memory format, compilation
+        self.amp_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(getattr(opt, 'amp', None))
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.memory_format = torch.channels_last if getattr(opt, 'channels_last', False) else torch.preserve_format
         if self.device.type == 'cuda':
             torch.backends.cudnn.benchmark = True
 
@@ -59,11 +81,25 @@ class BaseModel:
         return networks.device_memory_bytes(self.device) // (2 * per_param)
 
     def place(self, net):
-        """Move a network to the device; several --gpu_ids split each batch with DataParallel."""
-        net = net.to(self.device)
+        """Move a network to the device (and memory format); --compile compiles it in place (its
+        state_dict keys stay the authors'); several --gpu_ids split each batch with DataParallel."""
+        net = net.to(self.device, memory_format=self.memory_format)
+        if getattr(self.opt, 'compile', False) and compile_available():
+            net.compile()
         if len(self.gpu_ids) > 1:
             net = nn.DataParallel(net, self.gpu_ids)
         return net
+
+    def to_device(self, image):
+        return image.to(self.device, non_blocking=True, memory_format=self.memory_format)
+
+    def autocast(self):
+        """Mixed precision for forward passes and losses with --amp, a no-op otherwise."""
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+
+    def backward(self, loss):
+        """loss.backward(), scaled with --amp fp16 so that small fp16 gradients do not vanish."""
+        self.scaler.scale(loss).backward()
 
     def setup(self, opt):
         """Create the schedulers; load networks for testing or --continue_train; print sizes."""
@@ -91,7 +127,7 @@ class BaseModel:
 
     def test(self):
         """Forward without gradients (test.py)."""
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             self.forward()
 
     def eval(self):
@@ -103,7 +139,7 @@ class BaseModel:
         sum is not finite: then --nan_policy stop raises NonFiniteLoss before any weight changes, and skip
         leaves the step out, counted in self.skipped_steps."""
         if torch.isfinite(sum(losses.values())):  # a sync with the device, cheap next to a training step
-            optimizer.step()
+            self.scaler.step(optimizer)  # plain optimizer.step() unless --amp fp16
             return
         if self.opt.nan_policy == 'skip':
             self.skipped_steps += 1
@@ -185,7 +221,8 @@ class BaseModel:
         return {'nets': {name: self.network(name).state_dict() for name in self.model_names},
                 'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
                 'schedulers': [scheduler.state_dict() for scheduler in self.schedulers],
-                'pools': {name: pool.images for name, pool in self._pools().items()}}
+                'pools': {name: pool.images for name, pool in self._pools().items()},
+                'scaler': self.scaler.state_dict()}
 
     def load_training_state(self, state, source):
         for name in self.model_names:
@@ -196,6 +233,8 @@ class BaseModel:
             scheduler.load_state_dict(saved)
         for name, pool in self._pools().items():
             pool.images = [image.to(self.device) for image in state['pools'][name]]
+        if state.get('scaler'):
+            self.scaler.load_state_dict(state['scaler'])
 
 
 def load_state_dict_file(net, path):

@@ -41,7 +41,8 @@ class CycleGANModel(BaseModel):
             self.fake_A_pool = ImagePool(opt.pool_size)  # A images made by G_B, for D_B
             self.fake_B_pool = ImagePool(opt.pool_size)
             self.criterionGAN = networks.GANLoss(use_lsgan=not opt.no_lsgan).to(self.device)
-            adam = functools.partial(torch.optim.Adam, lr=opt.lr, betas=(opt.beta1, 0.999))
+            # one fused kernel per update instead of a loop over parameters: same numbers, many times faster
+            adam = functools.partial(torch.optim.Adam, lr=opt.lr, betas=(opt.beta1, 0.999), fused=True)
             generators = [getattr(self, 'net' + n).parameters() for n in self.model_names if not n.startswith('D')]
             self.optimizer_G = adam(itertools.chain(*generators))
             self.optimizer_D_A = adam(self.netD_A.parameters())
@@ -82,8 +83,8 @@ class CycleGANModel(BaseModel):
     def set_input(self, input):
         """input: {'A', 'B': (N, C, H, W) in [-1, 1], 'A_paths', 'B_paths'}; test.py may give one domain."""
         A, B = ('A', 'B') if self.opt.which_direction == 'AtoB' else ('B', 'A')
-        self.real_A = [input[A].to(self.device, non_blocking=True)] if A in input else []
-        self.real_B = [input[B].to(self.device, non_blocking=True)] if B in input else []
+        self.real_A = [self.to_device(input[A])] if A in input else []
+        self.real_B = [self.to_device(input[B])] if B in input else []
         self.image_paths = input.get(f'{A}_paths', input.get(f'{B}_paths'))
 
     def forward_identity(self):
@@ -122,9 +123,10 @@ class CycleGANModel(BaseModel):
         return {n: getattr(self, 'loss_' + n) for n in self.loss_names if not n.startswith('D_')}
 
     def backward_G(self):
-        self.compute_G_losses()
-        self.loss_G = sum(self.generator_losses().values())
-        self.loss_G.backward()
+        with self.autocast():
+            self.compute_G_losses()
+            self.loss_G = sum(self.generator_losses().values())
+        self.backward(self.loss_G)
 
     def discriminator_inputs(self):
         """The (real, fake) image lists D_A and D_B learn to tell apart, pair by pair."""
@@ -133,17 +135,25 @@ class CycleGANModel(BaseModel):
     def step_D(self, name, netD, optimizer, reals, pool, fakes):
         """One Adam step on sum over pairs of 0.5 * (GAN(D(real), real) + GAN(D(pool(fake)), fake))."""
         fakes = [pool.query(fake) for fake in fakes]
-        verdicts = self.run(netD, *itertools.chain(*zip(reals, fakes)))  # real, fake, real, ...: the authors' order
-        loss = sum(0.5 * (self.criterionGAN(real, True) + self.criterionGAN(fake, False))
-                   for real, fake in zip(verdicts[0::2], verdicts[1::2]))
+        with self.autocast():
+            if self.batch_frames:  # one call; a real frame paired twice (b2 in Recycle-GAN) is judged once
+                distinct = list({id(real): real for real in reals}.values())
+                verdicts = self.run(netD, *distinct, *fakes)
+                on_real = dict(zip(map(id, distinct), verdicts))
+                pairs = zip([on_real[id(real)] for real in reals], verdicts[len(distinct):])
+            else:  # real, fake, real, fake, ...: the authors' order of calls, which BatchNorm sees
+                verdicts = self.run(netD, *itertools.chain(*zip(reals, fakes)))
+                pairs = zip(verdicts[0::2], verdicts[1::2])
+            loss = sum(0.5 * (self.criterionGAN(real, True) + self.criterionGAN(fake, False)) for real, fake in pairs)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.backward(loss)
         self.step(optimizer, {name: loss})
         return loss.detach()
 
     def optimize_parameters(self):
         """One iteration: forward; an Adam step of all generators (and predictors); one of D_A, then D_B."""
-        self.forward()
+        with self.autocast():
+            self.forward()
         discriminators = [self.netD_A, self.netD_B]
         # D's gradients from the generators' loss would be discarded before D's own step: skip them
         self.set_requires_grad(discriminators, False)
@@ -154,3 +164,4 @@ class CycleGANModel(BaseModel):
         (real_B, fake_B), (real_A, fake_A) = self.discriminator_inputs()
         self.loss_D_A = self.step_D('D_A', self.netD_A, self.optimizer_D_A, real_B, self.fake_B_pool, fake_B)
         self.loss_D_B = self.step_D('D_B', self.netD_B, self.optimizer_D_B, real_A, self.fake_A_pool, fake_A)
+        self.scaler.update()

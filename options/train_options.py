@@ -35,6 +35,10 @@ class TrainOptions(BaseOptions):
             help='weight of the identity loss, relative to lambda_A/lambda_B (0 turns it off)')
         add('--adversarial_loss_p', action='store_true',
             help='also train the predictors with an adversarial loss on their predictions')
+        add('--amp', default=None, choices=['bf16', 'fp16'],
+            help='mixed precision (autocast; fp16 adds a gradient scaler): faster, not the authors\' numbers')
+        add('--channels_last', action='store_true', help='channels-last memory format for networks and images')
+        add('--compile', action='store_true', help='torch.compile every network (falls back to eager if unavailable)')
         add('--nan_policy', default='stop', choices=['stop', 'skip'],
             help='when a loss becomes inf or nan: stop (keeping the last checkpoint) or skip that step')
         return parser

@@ -1,0 +1,140 @@
+"""Time training steps on random inputs: seconds per step, images per second, peak memory, and
+FLOPs counted by torch.utils.flop_counter.
+
+    python scripts/benchmark.py --model recycle_gan --which_model_netG resnet_6blocks \
+        --which_model_netP unet_128 --fineSize 128 --ngf 64 --pool_size 0 --gpu_ids -1 --steps 5
+
+Every train.py flag is accepted (the speed flags --amp, --channels_last, --compile included).
+--authors times the authors' step instead (scripts/authors_step.py: their calls and gradient
+bookkeeping on the same networks); --against_authors times both, alternating, each in its own
+process (peak memory is per process), and prints the ratios. With --json the last line printed is
+one JSON object.
+"""
+import argparse
+import contextlib
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from models import create_model  # noqa: E402
+from options.train_options import TrainOptions  # noqa: E402
+from scripts.authors_step import AuthorsStep  # noqa: E402
+from util.errors import run_cli  # noqa: E402
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--steps', type=int, default=10, help='timed steps')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps first')
+    parser.add_argument('--authors', action='store_true', help="time the authors' step instead")
+    parser.add_argument('--against_authors', action='store_true', help="time ours and the authors', alternating")
+    parser.add_argument('--repeats', type=int, default=3, help='with --against_authors: runs of each')
+    parser.add_argument('--json', action='store_true', help='end with one line of JSON')
+    bench, rest = parser.parse_known_args(argv)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', tmp, '--display_id', '0', *rest])
+    return bench, rest, opt
+
+
+def random_batch(opt):
+    """A batch shaped like the dataset's, values in [-1, 1]."""
+    triplets = opt.dataset_mode != 'unaligned'
+    keys = [f'{d}{t}' for d in 'AB' for t in range(3)] if triplets else ['A', 'B']
+    g = torch.Generator().manual_seed(0)
+    batch = {k: torch.rand(opt.batchSize, opt.input_nc if k[0] == 'A' else opt.output_nc, opt.fineSize, opt.fineSize,
+                           generator=g) * 2 - 1 for k in keys}
+    batch.update(A_paths=['a.png'] * opt.batchSize, B_paths=['b.png'] * opt.batchSize)
+    return batch, len(keys)
+
+
+def measure(bench, opt):
+    """{'s_per_step', 'img_per_s', 'peak_mem_mb', 'gflop_per_step', 'gflop_per_s'} of one configuration."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = create_model(opt)
+        model.setup(opt)
+    batch, frames = random_batch(opt)
+    if bench.authors:
+        authors = AuthorsStep(model, opt)
+        batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        step = lambda: authors.step(batch)  # noqa: E731
+    else:
+        def step():
+            model.set_input(batch)
+            model.optimize_parameters()
+    cuda = model.device.type == 'cuda'
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for _ in range(bench.warmup):
+        step()
+    sync()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for _ in range(bench.steps):
+        step()
+    sync()
+    seconds = (time.perf_counter() - start) / bench.steps
+    peak_mb = (torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2 ** 20
+    with FlopCounterMode(display=False) as counter:
+        step()
+    gflop = counter.get_total_flops() / 1e9
+    return {'s_per_step': seconds, 'img_per_s': frames * opt.batchSize / seconds, 'peak_mem_mb': peak_mb,
+            'gflop_per_step': gflop, 'gflop_per_s': gflop / seconds}
+
+
+def describe(opt):
+    speed = [f'amp {opt.amp}' if opt.amp else 'fp32'] + [f for f in ('channels_last', 'compile') if getattr(opt, f)]
+    device = torch.cuda.get_device_name(opt.gpu_ids[0]) if opt.gpu_ids else f'CPU ({torch.get_num_threads()} threads)'
+    return (f'{opt.model}, G {opt.which_model_netG}, P {opt.which_model_netP}, ngf {opt.ngf}, {opt.fineSize} px, '
+            f'batch {opt.batchSize}, {", ".join(speed)}, {device}')
+
+
+def print_table(rows):
+    print(f'{"":>10} {"s/step":>8} {"img/s":>8} {"peak MB":>9} {"GFLOP/step":>11} {"GFLOP/s":>8}')
+    for name, r in rows.items():
+        print(f'{name:>10} {r["s_per_step"]:8.3f} {r["img_per_s"]:8.2f} {r["peak_mem_mb"]:9.0f} '
+              f'{r["gflop_per_step"]:11.1f} {r["gflop_per_s"]:8.1f}')
+
+
+def against_authors(bench, rest):
+    """Median of `repeats` runs of ours and of the authors' step, alternating, each in a fresh process."""
+    runs = {'ours': [], 'authors': []}
+    for _ in range(bench.repeats):
+        for name in runs:
+            argv = [sys.executable, os.path.abspath(__file__), *rest, '--steps', str(bench.steps), '--warmup',
+                    str(bench.warmup), '--json'] + (['--authors'] if name == 'authors' else [])
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            runs[name].append(json.loads(out.strip().splitlines()[-1]))
+    return {name: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for name, rs in runs.items()}
+
+
+def main(argv=None):
+    bench, rest, opt = parse(sys.argv[1:] if argv is None else argv)
+    print(describe(opt))
+    if bench.against_authors:
+        rows = against_authors(bench, rest)
+        print_table(rows)
+        result = {**rows['ours'], 'speedup': rows['authors']['s_per_step'] / rows['ours']['s_per_step'],
+                  'peak_mem_ratio': rows['ours']['peak_mem_mb'] / rows['authors']['peak_mem_mb'],
+                  'authors': rows['authors']}
+        print(f'speed-up over the authors\' step: {result["speedup"]:.2f}x, peak memory '
+              f'{result["peak_mem_ratio"]:.2f}x theirs')
+    else:
+        result = measure(bench, opt)
+        print_table({'authors' if bench.authors else 'ours': result})
+    if bench.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == '__main__':
+    run_cli(main)

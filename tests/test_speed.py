@@ -1,0 +1,81 @@
+"""The speed flags train (losses finite, weights move), --compile falls back when unavailable, and
+the benchmark script reports what it promises."""
+import json
+
+import pytest
+import torch
+
+import models.base_model as base_model
+from conftest import run_script, train_options
+from models import create_model
+from scripts.benchmark import random_batch
+
+
+def train_steps(tmp_path, *flags, steps=2):
+    opt = train_options(tmp_path, '--model', 'recycle_gan', '--identity', '0.5', *flags)
+    model = create_model(opt)
+    model.setup(opt)
+    before = {k: v.clone() for k, v in model.netG_A.state_dict().items()}
+    batch, _ = random_batch(opt)
+    for _ in range(steps):
+        model.set_input(batch)
+        model.optimize_parameters()
+    return model, before
+
+
+@pytest.mark.parametrize('flags', [['--amp', 'bf16'], ['--amp', 'fp16'], ['--channels_last'],
+                                   ['--amp', 'bf16', '--channels_last']], ids=' '.join)
+def test_speed_flags_train(tmp_path, flags):
+    # fp16's gradient scaler starts at 2**16 and halves after each step that overflows, skipping it
+    model, before = train_steps(tmp_path, *flags, steps=12 if 'fp16' in flags else 2)
+    losses = model.get_current_losses()
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values()), losses
+    assert any(not torch.equal(before[k], v) for k, v in model.netG_A.state_dict().items())
+    assert all(p.dtype == torch.float32 for p in model.netG_A.parameters())  # weights stay fp32 under autocast
+    if '--amp' in flags:
+        assert model.fake_B[0].dtype == {'bf16': torch.bfloat16, 'fp16': torch.float16}[flags[1]]
+        assert model.scaler.is_enabled() == (flags[1] == 'fp16')
+        if flags[1] == 'fp16':
+            assert model.scaler.get_scale() < 2 ** 16
+    if '--channels_last' in flags:
+        assert model.netG_A.model[1].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_amp_bf16_stays_close_to_fp32(tmp_path):
+    torch.manual_seed(0)
+    fp32, _ = train_steps(tmp_path, steps=1)
+    torch.manual_seed(0)
+    bf16, _ = train_steps(tmp_path, '--amp', 'bf16', steps=1)
+    for name, value in fp32.get_current_losses().items():
+        assert bf16.get_current_losses()[name] == pytest.approx(value, rel=0.05), name
+
+
+def test_compile_trains(tmp_path):
+    model, before = train_steps(tmp_path, '--compile', '--which_model_netD', 'pixel', steps=1)
+    assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_losses().values())
+    assert list(model.netG_A.state_dict()) == list(before)  # compiled in place: the authors' keys
+
+
+def test_compile_falls_back_with_a_warning(tmp_path, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError('no C++ compiler')
+    monkeypatch.setattr(torch, 'compile', broken)
+    monkeypatch.setattr(base_model, '_COMPILE_CHECKED', None)
+    model, _ = train_steps(tmp_path, '--compile', steps=1)
+    assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_losses().values())
+    warnings = [line for line in capsys.readouterr().err.splitlines() if '--compile' in line]
+    assert warnings == ['warning: --compile is unavailable here (RuntimeError: no C++ compiler); running eagerly']
+
+
+def test_benchmark_prints_a_table_and_json(tmp_path):
+    result = run_script('scripts/benchmark.py', '--model', 'recycle_gan', '--which_model_netG', 'resnet_6blocks',
+                        '--which_model_netP', 'unet_32', '--fineSize', '32', '--loadSize', '32', '--ngf', '8',
+                        '--ndf', '8', '--gpu_ids', '-1', '--no_dropout', '--steps', '2', '--warmup', '1', '--json')
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith('recycle_gan, G resnet_6blocks, P unet_32, ngf 8, 32 px, batch 1, fp32, CPU')
+    assert lines[1].split() == ['s/step', 'img/s', 'peak', 'MB', 'GFLOP/step', 'GFLOP/s']
+    numbers = json.loads(lines[-1])
+    assert {'s_per_step', 'img_per_s', 'peak_mem_mb', 'gflop_per_step'} <= set(numbers)
+    assert numbers['img_per_s'] == pytest.approx(6 / numbers['s_per_step'])
+    # the FLOPs of one step: G, P and D over the six frames, forward and backward, a fraction of a GFLOP here
+    assert 0.2 < numbers['gflop_per_step'] < 2
