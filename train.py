@@ -19,7 +19,7 @@ from data import create_dataset
 from models import create_model
 from models.base_model import NonFiniteLoss
 from options.train_options import TrainOptions
-from util import checkpoint
+from util import checkpoint, distributed
 from util.errors import UserError, run_cli
 from util.util import seed_everything
 from util.visualizer import Visualizer, log
@@ -43,88 +43,111 @@ class StopRequest:
             signal.signal(s, handler)
 
 
+class Quiet:
+    """Stands in for the Visualizer on processes other than the first: they show and log nothing."""
+    plot_data = None
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def crossed(total, step, freq):
+    """Whether the counter passed a multiple of freq in its last step (== total % freq == 0 when step
+    divides freq, as in the authors' loop; also right for a global batch that does not)."""
+    return total // freq > (total - step) // freq
+
+
 def main(argv=None):
     opt = TrainOptions().parse(argv)
+    distributed.setup(opt)
     if opt.seed is not None:
         seed_everything(opt.seed)
     dataset = create_dataset(opt)
     dataset_size = len(dataset.dataset)
     model = create_model(opt)
     model.setup(opt)
-    visualizer = Visualizer(opt)
+    visualizer = Visualizer(opt) if distributed.is_main() else Quiet()
     progress = checkpoint.resume(opt, model, dataset.sampler, visualizer)
+    world = distributed.world_size()
+    if world > 1:  # each process its own dropout masks and pool draws
+        seed_everything(dataset.sampler.seed + distributed.rank() + progress['total_steps'])
+        log(f'{world} processes, global batch {world} x {opt.batchSize} = {world * opt.batchSize}')
+    global_batch = world * opt.batchSize
     last_epoch = opt.niter + opt.niter_decay
 
     def save_latest():
-        checkpoint.save_latest(model, progress, dataset.sampler, visualizer)
+        if distributed.is_main():
+            checkpoint.save_latest(model, progress, dataset.sampler, visualizer)
 
     with StopRequest() as stop:
         for epoch in range(progress['epoch'], last_epoch + 1):
             epoch_start = time.time()
             # the authors count examples, not batches: epoch_iter, total_steps and the *_freq flags
-            dataset.sampler.set_epoch(epoch, start=progress['batches_done'] * opt.batchSize)
-            bar = tqdm(dataset, desc=f'epoch {epoch}/{last_epoch}', unit='batch', leave=False)
+            dataset.sampler.set_epoch(epoch, start=progress['examples_done'])
+            bar = tqdm(dataset, desc=f'epoch {epoch}/{last_epoch}', unit='batch', leave=False,
+                       disable=not distributed.is_main())
             iter_data_time = time.time()
             try:
                 for data in bar:
                     iter_start = time.time()
                     t_data = iter_start - iter_data_time
-                    progress['batches_done'] += 1
-                    progress['total_steps'] += opt.batchSize
-                    epoch_iter, total_steps = progress['batches_done'] * opt.batchSize, progress['total_steps']
+                    progress['examples_done'] += global_batch
+                    progress['total_steps'] += global_batch
+                    epoch_iter, total_steps = progress['examples_done'], progress['total_steps']
                     skipped = model.skipped_steps
                     model.set_input(data)
                     model.optimize_parameters()
                     if model.skipped_steps > skipped:  # --nan_policy skip
-                        note = (f'(epoch: {epoch}, iters: {epoch_iter}) skipped a step with a non-finite loss '
-                                f'({model.skipped_steps} skipped so far)')
-                        log(note)
-                        with open(visualizer.log_name, 'a') as f:
-                            f.write(note + '\n')
+                        visualizer.log_line(f'(epoch: {epoch}, iters: {epoch_iter}) skipped a step with a '
+                                            f'non-finite loss ({model.skipped_steps} skipped so far)')
                     if opt.lr_policy == 'plateau':
-                        progress['loss_G_sum'] += float(model.loss_G)
+                        progress['loss_G_sum'] += float(distributed.mean(model.loss_G))
                         progress['n_steps'] += 1
 
-                    if total_steps % opt.display_freq == 0:
-                        visualizer.display_current_results(model.get_current_visuals(), epoch,
-                                                           total_steps % opt.update_html_freq == 0)
-                    if total_steps % opt.print_freq == 0:
+                    if crossed(total_steps, global_batch, opt.print_freq):
                         losses = model.get_current_losses()
                         t_comp = (time.time() - iter_start) / opt.batchSize
                         visualizer.print_current_losses(epoch, epoch_iter, losses, t_comp, t_data)
                         visualizer.plot_current_losses(epoch, epoch_iter / dataset_size, losses)
-                    if total_steps % opt.save_latest_freq == 0:
+                    if crossed(total_steps, global_batch, opt.display_freq):  # after the plot: the page shows it
+                        visualizer.display_current_results(
+                            model.get_current_visuals(), epoch, crossed(total_steps, global_batch, opt.update_html_freq))
+                    if crossed(total_steps, global_batch, opt.save_latest_freq):
                         log(f'saving the latest model (epoch {epoch}, total_steps {total_steps})')
                         save_latest()
-                    if stop.signum:
+                    if distributed.any_process(stop.signum, model.device):
                         break
                     iter_data_time = time.time()
             except NonFiniteLoss as err:
-                raise UserError(f'{err} at epoch {epoch}, iteration {progress["batches_done"] * opt.batchSize}: '
-                                f'training stopped before it changed any weight, and the last checkpoint in '
-                                f'{model.save_dir} is untouched; lower --lr, or pass --nan_policy skip') from None
+                raise UserError(f'{err} at epoch {epoch}, iteration {progress["examples_done"]}: training stopped '
+                                f'before it changed any weight, and the last checkpoint in {model.save_dir} is '
+                                f'untouched; lower --lr, or pass --nan_policy skip') from None
             except torch.OutOfMemoryError:
                 raise UserError(f'out of GPU memory at epoch {epoch} (--batchSize {opt.batchSize}, --fineSize '
-                                f'{opt.fineSize}): try a smaller --batchSize, --fineSize or --ngf') from None
+                                f'{opt.fineSize}): try a smaller --batchSize, --fineSize or --ngf, or --amp bf16'
+                                ) from None
             except RuntimeError:
                 if not stop.signum:  # a signal also reaches the loader's workers, which then fail the loader
                     raise
             finally:
                 bar.close()
-            if stop.signum:
+            if stop.signum or distributed.any_process(stop.signum, model.device):
                 save_latest()
-                log(f'stopped by {signal.Signals(stop.signum).name}: saved the latest state (epoch {epoch}, '
-                    f'iteration {progress["batches_done"] * opt.batchSize}); resume with --continue_train')
-                sys.exit(128 + stop.signum)
+                signum = stop.signum or signal.SIGTERM
+                log(f'stopped by {signal.Signals(signum).name}: saved the latest state (epoch {epoch}, iteration '
+                    f'{progress["examples_done"]}); resume with --continue_train')
+                distributed.teardown()
+                sys.exit(128 + signum)
 
             # the schedulers step before the epoch's state is saved, so a resumed run starts the next epoch
             model.update_learning_rate(progress['loss_G_sum'] / max(progress['n_steps'], 1))
-            progress.update(epoch=epoch + 1, batches_done=0, loss_G_sum=0.0, n_steps=0)
+            progress.update(epoch=epoch + 1, examples_done=0, loss_G_sum=0.0, n_steps=0)
             save_latest()
-            if epoch % opt.save_epoch_freq == 0:
+            if epoch % opt.save_epoch_freq == 0 and distributed.is_main():
                 log(f'saving the model at the end of epoch {epoch}, iters {progress["total_steps"]}')
                 model.save_networks(epoch)
             log(f'End of epoch {epoch} / {last_epoch} \t Time Taken: {time.time() - epoch_start:.0f} sec')
+    distributed.teardown()
     return model
 
 

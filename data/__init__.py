@@ -9,6 +9,7 @@ import signal
 import numpy as np
 import torch.utils.data
 
+from util import distributed
 from util.errors import UserError
 from .base_dataset import BaseDataset
 
@@ -37,10 +38,12 @@ class EpochSampler(torch.utils.data.Sampler):
     """The examples of one epoch, as (index, example seed) items: the order (shuffled unless
     `shuffle` is off) and every example's seed for its crops and flips are functions of (seed, epoch)
     alone, so a run resumed at any position draws exactly what the interrupted one would have.
-    set_epoch(epoch, start) picks the epoch and skips its first `start` examples."""
+    set_epoch(epoch, start) picks the epoch and skips its first `start` positions. Under torchrun,
+    process `rank` of `world` takes positions start + rank, start + rank + world, ... (wrapping
+    around at the end, so that every process runs the same number of steps)."""
 
-    def __init__(self, size, shuffle, seed):
-        self.size, self.shuffle, self.seed = size, shuffle, seed
+    def __init__(self, size, shuffle, seed, rank=0, world=1):
+        self.size, self.shuffle, self.seed, self.rank, self.world = size, shuffle, seed, rank, world
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch, start=0):
@@ -51,10 +54,11 @@ class EpochSampler(torch.utils.data.Sampler):
         generator = torch.Generator().manual_seed(int(mixed) >> 1)
         order = torch.randperm(self.size, generator=generator) if self.shuffle else torch.arange(self.size)
         seeds = torch.randint(2 ** 62, (self.size,), generator=generator)
-        return ((int(order[i]), int(seeds[i])) for i in range(self.start, self.size))
+        positions = range(self.start + self.rank, self.start + len(self) * self.world, self.world)
+        return ((int(order[p % self.size]), int(seeds[p % self.size])) for p in positions)
 
     def __len__(self):
-        return self.size - self.start
+        return -(-(self.size - self.start) // self.world)  # ceil
 
 
 def _ignore_stop_signals(worker_id):
@@ -69,8 +73,10 @@ def create_dataset(opt, **kwargs):
     --seed (or at random); it draws nothing from the global random generators."""
     dataset = find_dataset_using_name(opt.dataset_mode)(opt, **kwargs)
     print(f'dataset [{type(dataset).__name__}] was created: {len(dataset)} examples')
-    seed = opt.seed if opt.seed is not None else secrets.randbits(62)
-    sampler = EpochSampler(len(dataset), shuffle=not opt.serial_batches, seed=seed)
+    # every process must draw the same order: the first one's seed
+    seed = distributed.shared(opt.seed if opt.seed is not None else secrets.randbits(62))
+    sampler = EpochSampler(len(dataset), shuffle=not opt.serial_batches, seed=seed, rank=distributed.rank(),
+                           world=distributed.world_size())
     on_gpu = bool(opt.gpu_ids)
     return torch.utils.data.DataLoader(
         dataset, batch_size=opt.batchSize, sampler=sampler, num_workers=opt.nThreads, pin_memory=on_gpu,

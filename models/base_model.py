@@ -7,7 +7,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from util import checkpoint
+from util import checkpoint, distributed
 from util.errors import UserError
 from util.image_pool import ImagePool
 from util.util import atomic_save
@@ -81,9 +81,17 @@ class BaseModel:
         return networks.device_memory_bytes(self.device) // (2 * per_param)
 
     def place(self, net):
-        """Move a network to the device (and memory format); --compile compiles it in place (its
-        state_dict keys stay the authors'); several --gpu_ids split each batch with DataParallel."""
+        """Move a network to the device (and memory format); under torchrun with --norm batch, use
+        SyncBatchNorm; --compile compiles it in place (its state_dict keys stay the authors'); several
+        --gpu_ids without torchrun split each batch with DataParallel."""
         net = net.to(self.device, memory_format=self.memory_format)
+        if distributed.world_size() > 1 and self.opt.norm == 'batch':
+            if self.device.type == 'cuda':  # batch statistics over all processes' images
+                net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+            elif distributed.is_main() and not getattr(BaseModel, '_warned_sync_bn', False):
+                BaseModel._warned_sync_bn = True
+                print('warning: SyncBatchNorm needs GPUs: on the CPU each process keeps its own batch statistics',
+                      file=sys.stderr)
         if getattr(self.opt, 'compile', False) and compile_available():
             net.compile()
         if len(self.gpu_ids) > 1:
@@ -107,6 +115,8 @@ class BaseModel:
             self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
         if not self.isTrain or opt.continue_train:
             self.load_networks(opt.which_epoch)
+        for name in self.model_names:  # every process starts from the same weights
+            distributed.broadcast_from_main(self.network(name))
         self.print_networks()
 
     # -- running ----------------------------------------------------------------------------------
@@ -138,7 +148,9 @@ class BaseModel:
         """optimizer.step() on the sum of `losses` ({name: tensor}, already backpropagated), unless that
         sum is not finite: then --nan_policy stop raises NonFiniteLoss before any weight changes, and skip
         leaves the step out, counted in self.skipped_steps."""
-        if torch.isfinite(sum(losses.values())):  # a sync with the device, cheap next to a training step
+        # under torchrun every process averages its gradients and sees the same total, so all decide alike
+        distributed.average_gradients(p for group in optimizer.param_groups for p in group['params'])
+        if torch.isfinite(distributed.mean(sum(losses.values()))):  # a sync with the device, cheap next to a step
             self.scaler.step(optimizer)  # plain optimizer.step() unless --amp fp16
             return
         if self.opt.nan_policy == 'skip':

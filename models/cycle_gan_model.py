@@ -81,11 +81,16 @@ class CycleGANModel(BaseModel):
 
     # -- forward ----------------------------------------------------------------------------------
     def set_input(self, input):
-        """input: {'A', 'B': (N, C, H, W) in [-1, 1], 'A_paths', 'B_paths'}; test.py may give one domain."""
+        """input: {'A', 'B': (N, C, H, W) in [-1, 1], 'A_paths', 'B_paths'}; test.py may give one domain.
+        Triplets (A0 A1 A2 B0 B1 B2, e.g. --dataset_mode video) are taken as three frames, each on its own."""
         A, B = ('A', 'B') if self.opt.which_direction == 'AtoB' else ('B', 'A')
-        self.real_A = [self.to_device(input[A])] if A in input else []
-        self.real_B = [self.to_device(input[B])] if B in input else []
+        self.real_A, self.real_B = self.frames(input, A), self.frames(input, B)
         self.image_paths = input.get(f'{A}_paths', input.get(f'{B}_paths'))
+
+    def frames(self, input, domain):
+        """[x] of a single frame, [x0, x1, x2] of a triplet, [] when input lacks the domain."""
+        keys = [k for k in (domain, f'{domain}0', f'{domain}1', f'{domain}2') if k in input]
+        return [self.to_device(input[k]) for k in keys]
 
     def forward_identity(self):
         """G_A(b) and G_B(a), first: the authors' order of network calls, which dropout and BatchNorm see.

@@ -39,8 +39,7 @@ class RecycleGANModel(CycleGANModel):
                 raise UserError(f'--model {self.name} trains on triplets of consecutive frames: use '
                                 f'--dataset_mode unaligned_triplet')
             return super().set_input(input)
-        self.real_A = [self.to_device(input[f'A{t}']) for t in range(3)]
-        self.real_B = [self.to_device(input[f'B{t}']) for t in range(3)]
+        self.real_A, self.real_B = self.frames(input, 'A'), self.frames(input, 'B')
         # as in the authors' code, which_direction only picks the reported image paths here
         self.image_paths = input['A_paths' if self.opt.which_direction == 'AtoB' else 'B_paths']
 

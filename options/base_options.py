@@ -13,6 +13,7 @@ import torch
 import data
 import models
 from models import networks
+from util import distributed
 from util.errors import UserError
 
 
@@ -92,7 +93,8 @@ class BaseOptions:
         if opt.display_env is None:
             opt.display_env = opt.name
         self.check(opt)
-        self.print_options(opt)
+        if distributed.is_main():  # under torchrun, the first process speaks for all
+            self.print_options(opt)
         return opt
 
     @staticmethod
@@ -105,10 +107,12 @@ class BaseOptions:
         if not ids:
             return []
         available = torch.cuda.device_count()
-        explicit = any(a == '--gpu_ids' or a.startswith('--gpu_ids=') or a == '--gpu' for a in (argv or []))
+        explicit = any(a == '--gpu_ids' or a.startswith('--gpu_ids=') or a == '--gpu'
+                       for a in (sys.argv[1:] if argv is None else argv))
         if available == 0 and not explicit:
-            print('warning: no CUDA device found, running on the CPU (pass --gpu_ids -1 to silence this)',
-                  file=sys.stderr)
+            if distributed.is_main():
+                print('warning: no CUDA device found, running on the CPU (pass --gpu_ids -1 to silence this)',
+                      file=sys.stderr)
             return []
         missing = [i for i in ids if i >= available]
         if missing:

@@ -10,3 +10,6 @@ pip=(.venv/bin/pip install --quiet --disable-pip-version-check)
 # which setuptools 81 dropped: build it against an older setuptools in the venv itself
 "${pip[@]}" 'setuptools<81' wheel
 "${pip[@]}" --no-build-isolation 'setuptools<81' -r requirements.txt "$@"
+# visdom's page needs JavaScript and CSS that `python -m visdom.server` fetches from CDNs at every start
+# (and crashes offline): fetch them once, now, so that `python -m util.dashboard` never needs the internet
+.venv/bin/python scripts/visdom_assets.py

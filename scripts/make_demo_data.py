@@ -9,16 +9,23 @@ Written in the authors' format:
     <out>/trainA, trainB: strips of three consecutive frames side by side (3*size x size)
     <out>/testA, testB:   single frames of held-out clips
     <out>/palette.json:   class name -> RGB of domain B
+and the same clips as H.264 videos at 10 frames/s (--dataset_mode video, test.py --video):
+    <out>/videos/trainA/clip00.mp4, ... trainB, testA, testB
 
     python scripts/make_demo_data.py --out datasets/demo
 """
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from util.video import write_video  # noqa: E402
+
+VIDEO_FPS = 10
 PALETTE = {'background': (70, 70, 70), 'disc': (220, 20, 60), 'square': (0, 0, 142), 'triangle': (250, 170, 30)}
 SHAPES = ('disc', 'square', 'triangle')
 # the "photo" colour of each class: a base RGB in [0, 1]
@@ -99,8 +106,9 @@ def make_clip(rng, domain, n_frames, size):
     return [render_photo(shapes, t, size, style, rng) for t in range(n_frames)]
 
 
-def write_dataset(out, size=64, train_clips=8, test_clips=2, frames=20, seed=0):
-    """Write the dataset under `out`; returns {folder: number of files}."""
+def write_dataset(out, size=64, train_clips=8, test_clips=2, frames=20, seed=0, videos=False):
+    """Write the dataset under `out` (with videos: also <out>/videos/<phase><domain>/clip<c>.mp4);
+    returns {folder: number of files}."""
     counts = {}
     for d_index, domain in enumerate('AB'):
         # one generator per domain: A's and B's clips never share a motion
@@ -111,6 +119,8 @@ def write_dataset(out, size=64, train_clips=8, test_clips=2, frames=20, seed=0):
             n = 0
             for c in range(n_clips):
                 clip = make_clip(rng, domain, frames, size)
+                if videos:
+                    write_video(os.path.join(out, 'videos', phase + domain, f'clip{c:02d}.mp4'), clip, VIDEO_FPS)
                 if phase == 'train':
                     for t in range(frames - 2):
                         Image.fromarray(np.concatenate(clip[t:t + 3], 1)).save(
@@ -121,6 +131,8 @@ def write_dataset(out, size=64, train_clips=8, test_clips=2, frames=20, seed=0):
                         Image.fromarray(frame).save(os.path.join(folder, f'clip{c:02d}_{t:04d}.png'))
                         n += 1
             counts[phase + domain] = n
+            if videos:
+                counts[f'videos/{phase}{domain}'] = n_clips
     with open(os.path.join(out, 'palette.json'), 'w') as f:
         json.dump(PALETTE, f, indent=1)
     return counts
@@ -134,8 +146,10 @@ def main():
     parser.add_argument('--test_clips', type=int, default=2, help='test clips per domain')
     parser.add_argument('--frames', type=int, default=20, help='frames per clip')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--no_videos', action='store_true', help='do not write the clips as mp4 videos')
     args = parser.parse_args()
-    counts = write_dataset(args.out, args.size, args.train_clips, args.test_clips, args.frames, args.seed)
+    counts = write_dataset(args.out, args.size, args.train_clips, args.test_clips, args.frames, args.seed,
+                           videos=not args.no_videos)
     print(f'wrote {args.out}: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))
 
 

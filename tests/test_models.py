@@ -93,3 +93,14 @@ def test_test_time_translation_of_single_frames(tmp_path, model_name):
     model.set_input(tiny_batch(False))
     model.test()
     assert list(model.get_current_visuals()) == ['real_A', 'fake_B', 'rec_A', 'real_B', 'fake_A', 'rec_B']
+
+
+def test_cycle_gan_takes_each_frame_of_a_triplet_on_its_own(tmp_path):
+    opt = train_options(tmp_path, '--model', 'cycle_gan', '--dataset_mode', 'video')
+    model = create_model(opt)
+    model.setup(opt)
+    model.set_input(tiny_batch(True))
+    model.optimize_parameters()
+    assert [len(model.real_A), len(model.fake_B), len(model.rec_A)] == [3, 3, 3]
+    assert all(v == v for v in model.get_current_losses().values())
+    assert 'real_A2' in model.get_current_visuals()

@@ -59,7 +59,7 @@ def set_rng_states(states):
 
 def fresh_progress(opt):
     """The training loop's counters at the start of a run (the authors' `--epoch_count` included)."""
-    return {'epoch': opt.epoch_count, 'batches_done': 0, 'total_steps': 0, 'loss_G_sum': 0.0, 'n_steps': 0}
+    return {'epoch': opt.epoch_count, 'examples_done': 0, 'total_steps': 0, 'loss_G_sum': 0.0, 'n_steps': 0}
 
 
 def save_latest(model, progress, sampler, visualizer):
@@ -91,5 +91,5 @@ def resume(opt, model, sampler, visualizer):
     visualizer.plot_data = state['plot']
     model.skipped_steps = state['skipped_steps']
     progress.update(state['progress'])
-    print(f'resuming from {path}: epoch {progress["epoch"]}, {progress["batches_done"]} batches into it')
+    print(f'resuming from {path}: epoch {progress["epoch"]}, {progress["examples_done"]} examples into it')
     return progress

@@ -2,7 +2,7 @@
 import os
 
 import dominate
-from dominate.tags import a, br, h3, img, meta, p, table, td, tr
+from dominate.tags import a, br, h3, img, meta, p, table, td, tr, video
 
 from .util import atomic_write
 
@@ -37,6 +37,15 @@ class HTML:
                                     img(style=f'width:{width}px', src=f'images/{im}')
                                 br()
                                 p(txt)
+
+    def add_videos(self, files, height):
+        """One table row playing and linking each video of <web_dir>/videos."""
+        with self.doc, table(border=1, style='table-layout: fixed;'), tr():
+            for file in files:
+                with td(style='word-wrap: break-word;', halign='center', valign='top'):
+                    video(src=f'videos/{file}', controls=True, style=f'height:{height}px')
+                    br()
+                    a(file, href=f'videos/{file}')
 
     def add_image(self, src, alt, width=None):
         """One standalone image (path relative to web_dir), e.g. a plot."""

@@ -1,5 +1,6 @@
-"""How a training run shows itself: the visdom dashboard (--display_id > 0), the HTML page
-<checkpoints_dir>/<name>/web/index.html, and the loss log <checkpoints_dir>/<name>/loss_log.txt."""
+"""How a training run shows itself: the visdom dashboard (--display_id > 0; `python -m util.dashboard`
+serves one), the HTML page <checkpoints_dir>/<name>/web/index.html with its loss plot loss_plot.png, and
+the loss log <checkpoints_dir>/<name>/loss_log.txt."""
 import logging
 import os
 import sys
@@ -10,6 +11,9 @@ import numpy as np
 from . import html, util
 
 VISDOM_TIMEOUT_S = 5
+GRID_PAD = 2  # pixels between the frames of the visdom image grid
+LOSS_PLOT = 'loss_plot.png'  # beside web/index.html
+LOSS_PLOT_SIZE, LOSS_PLOT_DPI = (8, 3.5), 100  # inches, pixels per inch
 
 
 def log(message):
@@ -67,7 +71,7 @@ class Visualizer:
             if not self.warned:
                 self.warned = True
                 print(f'warning: no visdom dashboard at {self.opt.display_server}:{self.opt.display_port} '
-                      f'({type(err).__name__}); training goes on. Start one with `python -m visdom.server`, '
+                      f'({type(err).__name__}); training goes on. Start one with `python -m util.dashboard`, '
                       f'or pass --display_id 0.', file=sys.stderr)
 
     def display_current_results(self, visuals, epoch, save_result):
@@ -83,18 +87,24 @@ class Visualizer:
             self.update_html(epoch, list(images))
 
     def _show_images(self, vis, images):
+        """Every image in its own pane (--display_ncols 0), or all in one grid of ncols columns beside a
+        table of their labels; a frame is shown --display_winsize pixels on its longer side."""
         chw = [image.transpose(2, 0, 1) for image in images.values()]
+        h, w = chw[0].shape[1:]
+        zoom = self.win_size / max(h, w)
         if self.ncols > 0:
             labels = list(images)
             rows = ['<tr>' + ''.join(f'<td>{x}</td>' for x in labels[i:i + self.ncols]) + '</tr>'
                     for i in range(0, len(labels), self.ncols)]
-            vis.images(chw, nrow=self.ncols, win=f'{self.display_id + 1}', padding=2,
-                       opts=dict(title=f'{self.name} images'))
-            vis.text(f'<table>{"".join(rows)}</table>', win=f'{self.display_id + 2}',
-                     opts=dict(title=f'{self.name} labels'))
+            grid_w, grid_h = self.ncols * (w + GRID_PAD) + GRID_PAD, len(rows) * (h + GRID_PAD) + GRID_PAD
+            vis.images(chw, nrow=self.ncols, win=f'{self.display_id + 1}', padding=GRID_PAD,
+                       opts=dict(title=f'{self.name} images', width=round(zoom * grid_w), height=round(zoom * grid_h)))
+            table = f'<table style="border-spacing: 8px 2px">{"".join(rows)}</table>'
+            vis.text(table, win=f'{self.display_id + 2}', opts=dict(title=f'{self.name} labels'))
         else:
             for i, (label, image) in enumerate(zip(images, chw)):
-                vis.image(image, win=f'{self.display_id + 1 + i}', opts=dict(title=label))
+                vis.image(image, win=f'{self.display_id + 1 + i}',
+                          opts=dict(title=label, width=round(zoom * w), height=round(zoom * h)))
 
     def plot_current_losses(self, epoch, counter_ratio, losses):
         """Add a point (fractional epoch, every loss) to the visdom loss plot."""
@@ -113,6 +123,10 @@ class Visualizer:
     # -- HTML page and log ------------------------------------------------------------------------
     def update_html(self, epoch, labels):
         page = html.HTML(self.web_dir, f'Experiment name = {self.name}', refresh=1)
+        if self.plot_data['X']:
+            self.save_loss_plot(os.path.join(self.web_dir, LOSS_PLOT))
+            page.add_header('losses')
+            page.add_image(LOSS_PLOT, 'loss curves', width=LOSS_PLOT_SIZE[0] * LOSS_PLOT_DPI)
         for n in range(epoch, 0, -1):
             names = [f'epoch{n:03d}_{label}.png' for label in labels]
             if not os.path.exists(os.path.join(self.img_dir, names[0])):
@@ -121,10 +135,26 @@ class Visualizer:
             page.add_images(names, labels, names, width=self.win_size)
         page.save()
 
+    def save_loss_plot(self, path):
+        """Every loss against fractional epoch, as a PNG (the same curves as the visdom plot)."""
+        from matplotlib.figure import Figure  # renders with Agg: no display, no pyplot state
+
+        figure = Figure(figsize=LOSS_PLOT_SIZE, dpi=LOSS_PLOT_DPI, layout='constrained')
+        axes = figure.add_subplot()
+        axes.plot(self.plot_data['X'], self.plot_data['Y'], label=self.plot_data['legend'])
+        axes.set(title=f'{self.name} loss over time', xlabel='epoch', ylabel='loss')
+        axes.grid(alpha=0.3)
+        axes.legend(loc='upper left', bbox_to_anchor=(1, 1), fontsize='small')
+        # the page reloads every second: it must never see a half-written file
+        util.atomic_write(path, lambda f: figure.savefig(f, format='png'))
+
     def print_current_losses(self, epoch, iters, losses, t_comp, t_data):
         """Print the losses and append the same line to loss_log.txt."""
         message = f'(epoch: {epoch}, iters: {iters}, time: {t_comp:.3f}, data: {t_data:.3f}) '
-        message += ''.join(f'{k}: {v:.3f} ' for k, v in losses.items())
+        self.log_line(message + ''.join(f'{k}: {v:.3f} ' for k, v in losses.items()))
+
+    def log_line(self, message):
+        """Print a line and append it to loss_log.txt."""
         log(message)
         with open(self.log_name, 'a') as f:
             f.write(message + '\n')

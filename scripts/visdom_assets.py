@@ -1,0 +1,226 @@
+"""Put the web assets of visdom's page (JavaScript, CSS, fonts, MathJax) into the installed visdom
+package's static/ folder, from npm registry packages, so that its server never downloads anything.
+
+    python scripts/visdom_assets.py              # fetch them from the npm registry (done by install.sh)
+    python scripts/visdom_assets.py --list       # the package tarballs' URLs, to fetch on another machine
+    python scripts/visdom_assets.py --from DIR   # offline: install from those .tgz files in DIR
+
+visdom 0.2.4 fetches these files from CDNs whenever its server starts and crashes without internet;
+it fetches none whose file exists once static/version.built holds its version. The destination
+names below are the ones its downloader writes, so `python -m visdom.server` finds them too.
+Every tarball is checked against its pinned sha512. When everything is in place already, the
+script checks a few hundred files and exits in well under a second, without network.
+"""
+import argparse
+import base64
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import posixpath
+import re
+import sys
+import tarfile
+import urllib.request
+from typing import NamedTuple
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from util.errors import UserError, run_cli  # noqa: E402
+
+REGISTRY = 'https://registry.npmjs.org'
+MANIFEST = 'offline_assets.json'  # written last: the list of what a complete install placed
+GLYPHICONS = 'glyphicons-halflings-regular'
+
+
+class Package(NamedTuple):
+    name: str
+    version: str
+    files: tuple  # (path inside the package, destination under static/); a path ending in '/' is a folder
+    integrity: str  # the registry's dist.integrity of the tarball
+    skip: str = ''  # regex of paths inside a copied folder to leave out
+
+    @property
+    def tarball(self):
+        return f'{self.name}-{self.version}.tgz'
+
+    @property
+    def url(self):
+        return f'{REGISTRY}/{self.name}/-/{self.tarball}'
+
+
+PACKAGES = (
+    Package('jquery', '3.1.1',
+            (('dist/jquery.min.js', 'js/jquery.min.js'),),
+            'sha512-zuiWRmx65Kd1oFGdWLvAjbsumdOBFvs3r1vuqCyKFF79R7exBHNbiNEJ8LR+xkzgfxqBznMD/4Cv6PHXS6mvEw=='),
+    Package('bootstrap', '3.3.7',
+            (('dist/js/bootstrap.min.js', 'js/bootstrap.min.js'),
+             ('dist/css/bootstrap.min.css', 'css/bootstrap.min.css'),
+             *((f'dist/fonts/{GLYPHICONS}.{ext}', f'fonts/{GLYPHICONS}.{ext}')
+               for ext in ('eot', 'woff2', 'woff', 'ttf', 'svg')),
+             # visdom's downloader keeps the URL's #fragment in this file name
+             (f'dist/fonts/{GLYPHICONS}.svg', f'fonts/{GLYPHICONS}.svg#glyphicons_halflingsregular')),
+            'sha512-qcFaisBrcBhTFkz1IUnGDYnX6ZWfFzH8zOixUDtHW9Ip+r+7MfMFav2rzy7cIHc7rgIg7xjhWBoo1mS/U26j4g=='),
+    Package('react', '16.2.0',
+            (('umd/react.production.min.js', 'js/react-react.min.js'),),
+            'sha512-ZmIomM7EE1DvPEnSFAHZn9Vs9zJl5A9H7el0EGTE6ZbW9FKe/14IYAlPbC8iH25YarEQxZL+E8VW7Mi7kfQrDQ=='),
+    Package('react-dom', '16.2.0',
+            (('umd/react-dom.production.min.js', 'js/react-dom.min.js'),),
+            'sha512-zpGAdwHVn9K0091d+hr+R0qrjoJ84cIBFL2uU60KvWBPfZ7LPSrfqviTxGHWN0sjPZb2hxWzMexwrvJdKePvjg=='),
+    Package('react-modal', '3.1.10',
+            (('dist/react-modal.min.js', 'js/react-modal.min.js'),),
+            'sha512-7b77AGWCkdg0YOf/qcYIGCpuwbxRwOA8P3UrUovk4grUNv+idOmHovJAx/Dcd3fuwHtgixxVjpcjVG60985MSA=='),
+    # plotly's own CDN file plotly-2.11.1.min.js, as an npm package
+    Package('plotly.js-dist-min', '2.11.1',
+            (('plotly.min.js', 'js/plotly-plotly.min.js'),),
+            'sha512-F9WWNht0D3yBLZGHbLoJNfvplXvy+GUPSsA/lCbMuYd/UwzSu6Vmyprxlps9Einw1LDS1hYBrJeioK0lE3ieXA=='),
+    Package('sjcl', '1.0.7',
+            (('sjcl.js', 'js/sjcl.js'),),
+            'sha512-xQbiwKfiAj6vyk44ANJ5RRymALRdRZOuRoKNYkWUU404p/RFXmMaay1Z5vRn30GJjkD+psox4Jd38jZojSuNYA=='),
+    Package('layout-bin-packer', '1.4.0',
+            (('dist/layout-bin-packer.js', 'js/layout_bin_packer.js'),
+             ('dist/layout-bin-packer.js.map', 'js/layout-bin-packer.js.map')),
+            'sha512-dQOZnajbOBGIcS9YlzKrkRtMCGa2oEpyf1zGRn93suphSvPclJe54Sbgtb053GJ21DUk84IBzaeQvjn+Gb10fA=='),
+    # d3js.org's d3.v3.min.js and d3-selection-multi.v1.js are the last v3 and v1 releases
+    Package('d3', '3.5.17',
+            (('d3.min.js', 'js/d3.v3.min.js'),),
+            'sha512-yFk/2idb8OHPKkbAL8QaOaqENNoMhIaSHZerk3oQsECwkObkCpJyjYwCe+OHiq6UEdhe1m8ZGARRRO3ljFjlKg=='),
+    Package('d3-selection-multi', '1.0.1',
+            (('build/d3-selection-multi.js', 'js/d3-selection-multi.v1.js'),),
+            'sha512-mEnRkJ6A+Otd1LuRPV3az+s/RLDmIEhuz/MnT21O2nPcWNH7wZotdIlRjMA4Wpr+n7AESQ5fD8v1J3nL2Mnw9g=='),
+    Package('save-svg-as-png', '1.4.17',
+            (('lib/saveSvgAsPng.js', 'js/saveSvgAsPng.js'),),
+            'sha512-7QDaqJsVhdFPwviCxkgHiGm9omeaMBe1VKbHySWU6oFB2LtnGCcYS13eVoslUgq6VZC6Tjq/HddBd1K6p2PGpA=='),
+    Package('react-resizable', '1.4.6',
+            (('css/styles.css', 'css/react-resizable-styles.css'),),
+            'sha512-4zLORO51u0/mlDsrVCAA4p266d+3mb2ZMNdiWOotAh/PdnfrRzZhgePmKE08PSQatXVIfMjmyD+Sapay8tmxdQ=='),
+    Package('react-grid-layout', '0.16.3',
+            (('css/styles.css', 'css/react-grid-layout-styles.css'),),
+            'sha512-ytP92EqUjqcFhGzvdeKrK610dQ04GdFwRCWtD6PoeL5wR3liETcFISO7k8RBqnosV86JtXf/DwIfrL0COLs0gg=='),
+    Package('classnames', '2.2.5',
+            (('index.js', 'fonts/classnames'),),
+            'sha512-DTt3GhOUDKhh4ONwIJW4lmhyotQmV2LjNlGK/J2hkwUcqcbKkCLAdJPtxQnxnlc7SR3f1CEXCyMmc7WLUsWbNA=='),
+    # MathJax loads its parts on demand: the whole runtime, without the unminified copy and with the
+    # TeX fonts only (16 of the package's 60 MB)
+    Package('mathjax', '2.7.5',
+            (('', 'js/mathjax/2.7.5/'),),
+            'sha512-OzsJNitEHAJB3y4IIlPCAvS0yoXwYjlo2Y4kmm9KQzyIBZt2d8yKRalby3uTRNN4fZQiGL2iMXjpdP1u2Rq2DQ==',
+            skip=r'^(unpacked|test|docs)/|^(fonts/HTML-CSS|jax/output/[^/]+/fonts)/(?!TeX/)|/png/'),
+)
+
+
+def visdom_static():
+    """(the installed visdom package's static/ folder, its version as visdom reads it)."""
+    spec = importlib.util.find_spec('visdom')
+    if spec is None:
+        raise UserError('visdom is not installed: run `bash scripts/install.sh` (or `pip install visdom`) first')
+    package = os.path.dirname(spec.origin)
+    with open(os.path.join(package, 'VERSION')) as f:
+        return os.path.join(package, 'static'), f.read().strip()
+
+
+def is_installed(static, version, packages=PACKAGES):
+    """True when a complete install of these packages is in static/ for this visdom version."""
+    try:
+        with open(os.path.join(static, 'version.built')) as f:
+            built = f.read().strip()
+        with open(os.path.join(static, MANIFEST)) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return (built == version and manifest.get('packages') == [f'{p.name}@{p.version}' for p in packages]
+            and all(os.path.isfile(os.path.join(static, path)) for path in manifest.get('files', ())))
+
+
+def integrity(data):
+    """How the registry states a tarball's hash (its dist.integrity)."""
+    return 'sha512-' + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+def fetch(package, source=None):
+    """The package's tarball bytes, from the registry or from the folder source; checked against its sha512."""
+    try:
+        if source is None:
+            with urllib.request.urlopen(package.url, timeout=120) as response:
+                data = response.read()
+        else:
+            with open(os.path.join(source, package.tarball), 'rb') as f:
+                data = f.read()
+    except OSError as err:
+        if source is None:
+            raise UserError(f'{package.url}: cannot fetch it ({err}); without access to {REGISTRY}, download the '
+                            f'files that `python scripts/visdom_assets.py --list` names elsewhere and pass their '
+                            f'folder with --from')
+        raise UserError(f'{os.path.join(source, package.tarball)}: cannot read it ({err.strerror}); --from needs '
+                        f'every file that --list names')
+    if integrity(data) != package.integrity:
+        raise UserError(f'{package.tarball}: its sha512 is not the registry\'s for {package.name}@{package.version}; '
+                        f'fetch it again')
+    return data
+
+
+def placements(package, paths):
+    """{destination under static/: path in the package} for a package holding these paths."""
+    wanted = {}
+    for source, destination in package.files:
+        if source and not source.endswith('/'):
+            wanted[destination] = source
+        else:
+            wanted.update((destination + path[len(source):], path) for path in paths
+                          if path.startswith(source) and not (package.skip and re.search(package.skip, path)))
+    wanted.update((f'licenses/{package.name}-{package.version}-{path}', path) for path in paths
+                  if re.fullmatch(r'LICEN[CS]E(\.\w+)?', path, re.IGNORECASE))
+    return wanted
+
+
+def unpack(package, data, static):
+    """Write the package's files (and its licence, under licenses/) into static/; returns their paths there."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode='r:gz') as tar:
+        # npm tarballs hold one top folder (usually package/)
+        contents = {m.name.split('/', 1)[1]: m for m in tar.getmembers() if m.isfile() and '/' in m.name}
+        wanted = placements(package, contents)
+        for destination, source in wanted.items():
+            if source not in contents:
+                raise UserError(f'{package.tarball}: has no {source}; is it {package.name}@{package.version}?')
+            if posixpath.normpath(destination).startswith('..'):
+                raise UserError(f'{package.tarball}: {source} would be written outside static/')
+            target = os.path.join(static, destination)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, 'wb') as f:
+                f.write(tar.extractfile(contents[source]).read())
+    return sorted(wanted)
+
+
+def install(static, version, packages=PACKAGES, source=None):
+    """Place every package's files in static/ unless they are there already; True when it had to."""
+    if is_installed(static, version, packages):
+        return False
+    files = []
+    for package in packages:
+        files += unpack(package, fetch(package, source), static)
+    with open(os.path.join(static, MANIFEST), 'w') as f:
+        json.dump({'packages': [f'{p.name}@{p.version}' for p in packages], 'files': files}, f, indent=0)
+    with open(os.path.join(static, 'version.built'), 'w') as f:
+        f.write(version)
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--list', action='store_true', help='print the tarball URLs and exit')
+    parser.add_argument('--from', dest='source', help='folder holding the tarballs (offline install)')
+    parser.add_argument('--static', help="target folder (default: the installed visdom's static/)")
+    args = parser.parse_args(argv)
+    if args.list:
+        print('\n'.join(p.url for p in PACKAGES))
+        return
+    static, version = visdom_static()
+    static = args.static or static
+    if install(static, version, source=args.source):
+        print(f'visdom assets: {len(PACKAGES)} packages placed in {static}')
+    else:
+        print(f'visdom assets: already in {static}')
+
+
+if __name__ == '__main__':
+    run_cli(main)

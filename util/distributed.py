@@ -1,0 +1,100 @@
+"""Training in several processes started by torchrun: one per GPU (NCCL), or CPU processes (gloo).
+
+Every network is replicated; after each backward the gradients are averaged over the processes,
+so every replica takes the same optimizer step (DistributedDataParallel's arithmetic, done with
+explicit all-reduces because a Recycle-GAN step calls each network several times, in phases, and
+freezes the discriminators during the generators' step, patterns DDP's wrapper does not follow).
+Without torchrun (WORLD_SIZE unset or 1) every function here is a no-op for one process.
+"""
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+from .errors import UserError
+
+
+def world_size():
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def rank():
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def is_main():
+    """Only the first process prints, logs, shows and saves (also before setup(): torchrun sets RANK)."""
+    return (dist.get_rank() if dist.is_initialized() else int(os.environ.get('RANK', '0'))) == 0
+
+
+def setup(opt):
+    """Join torchrun's process group and give this process one device (opt.gpu_ids becomes
+    [its GPU], or [] on the CPU); other ranks' standard output goes quiet."""
+    if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
+        return
+    local_rank = int(os.environ['LOCAL_RANK'])
+    if opt.gpu_ids:
+        # --gpu_ids lists one GPU per local process; the default (one id) means GPUs 0, 1, ... in order
+        gpus = opt.gpu_ids if len(opt.gpu_ids) > 1 else list(range(torch.cuda.device_count()))
+        if local_rank >= len(gpus):
+            raise UserError(f'torchrun started {os.environ["LOCAL_WORLD_SIZE"]} processes on this node but '
+                            f'--gpu_ids gives {len(gpus)} GPU(s): pass --nproc_per_node {len(gpus)} or more GPUs')
+        opt.gpu_ids = [gpus[local_rank]]
+        torch.cuda.set_device(opt.gpu_ids[0])
+        dist.init_process_group('nccl', device_id=torch.device('cuda', opt.gpu_ids[0]))
+    else:
+        dist.init_process_group('gloo')
+    if not is_main():
+        sys.stdout = open(os.devnull, 'w')
+
+
+def teardown():
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def average_gradients(parameters):
+    """Replace every gradient by its mean over the processes."""
+    if world_size() == 1:
+        return
+    grads = [p.grad for p in parameters if p.grad is not None]
+    for work in [dist.all_reduce(g, async_op=True) for g in grads]:
+        work.wait()
+    for g in grads:
+        g.div_(world_size())
+
+
+def mean(value):
+    """The mean over the processes of a scalar tensor (or the tensor itself in one process)."""
+    if world_size() == 1:
+        return value
+    value = value.detach().clone()
+    dist.all_reduce(value)
+    return value / world_size()
+
+
+def any_process(flag, device):
+    """True on every process if `flag` is true on any of them (e.g. a stop request)."""
+    if world_size() == 1:
+        return bool(flag)
+    value = torch.tensor(float(bool(flag)), device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value)
+
+
+def shared(value):
+    """The first process's value of a picklable object, on every process."""
+    if world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def broadcast_from_main(module):
+    """Copy the first process's parameters and buffers to every process."""
+    if world_size() == 1:
+        return
+    for tensor in module.state_dict().values():
+        dist.broadcast(tensor, src=0)
