@@ -131,9 +131,24 @@ class BaseModel:
 
     def run(self, net, *frames):
         """[net(frame) for frame in frames], as one call on the batch of frames where that is exact."""
-        if self.batch_frames and len(frames) > 1:
-            return list(net(torch.cat(frames)).split([f.shape[0] for f in frames]))
-        return [net(frame) for frame in frames]
+        return self.call(net, *[(frame,) for frame in frames])
+
+    def call(self, net, *inputs):
+        """[net(*args) for args in inputs], as one call on the concatenated batch where that is exact."""
+        if self.batch_frames and len(inputs) > 1:
+            merged = [torch.cat(parts) for parts in zip(*inputs)]
+            return list(net(*merged).split([args[0].shape[0] for args in inputs]))
+        return [net(*args) for args in inputs]
+
+    def run_groups(self, net, *groups):
+        """net on every input of every group (a frame, or a tuple of frames for a predictor) in one call,
+        the outputs grouped as the inputs were. For the batched forward passes (no BatchNorm, no dropout)."""
+        inputs = [x if isinstance(x, tuple) else (x,) for group in groups for x in group]
+        outputs, grouped = self.call(net, *inputs), []
+        for group in groups:
+            grouped.append(outputs[:len(group)])
+            outputs = outputs[len(group):]
+        return grouped
 
     def test(self):
         """Forward without gradients (test.py)."""

@@ -128,7 +128,9 @@ class CycleGANModel(BaseModel):
         return {n: getattr(self, 'loss_' + n) for n in self.loss_names if not n.startswith('D_')}
 
     def backward_G(self):
+        """Forward, the generators' (and predictors') losses, backward."""
         with self.autocast():
+            self.forward()
             self.compute_G_losses()
             self.loss_G = sum(self.generator_losses().values())
         self.backward(self.loss_G)
@@ -157,8 +159,6 @@ class CycleGANModel(BaseModel):
 
     def optimize_parameters(self):
         """One iteration: forward; an Adam step of all generators (and predictors); one of D_A, then D_B."""
-        with self.autocast():
-            self.forward()
         discriminators = [self.netD_A, self.netD_B]
         # D's gradients from the generators' loss would be discarded before D's own step: skip them
         self.set_requires_grad(discriminators, False)

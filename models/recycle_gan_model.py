@@ -5,6 +5,8 @@ import torch.nn.functional as F
 from util.errors import UserError
 from .cycle_gan_model import CycleGANModel, l1
 
+HALVES = (('A', 'B'), ('B', 'A'))  # X -> Y: the two directions, one function applied with the roles swapped
+
 
 class RecycleGANModel(CycleGANModel):
     """Per direction X -> Y (A -> B with G_A, P_B, D_A; B -> A with G_B, P_A, D_B):
@@ -16,6 +18,7 @@ class RecycleGANModel(CycleGANModel):
     name = 'recycle_gan'
     nets = ('G', 'P', 'D')
     domain_losses = ('G', 'Recyc', 'Pred')
+    per_frame_cycle = False  # ReCycle-GAN's G_inv(G(x_t)) for t = 0, 1
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
@@ -43,15 +46,22 @@ class RecycleGANModel(CycleGANModel):
         # as in the authors' code, which_direction only picks the reported image paths here
         self.image_paths = input['A_paths' if self.opt.which_direction == 'AtoB' else 'B_paths']
 
+    def forward(self):
+        if not self.triplets:
+            return super().forward()
+        if not self.batch_frames:
+            return self.forward_in_authors_order()
+        for X, Y in HALVES:
+            self.forward_half(X, Y)
+
     def translate(self, G, P, frames):
         """[G(x0), G(x1), P(G(x0), G(x1))]: two translated frames and the third predicted from them."""
         fakes = self.run(G, *frames[:2])
         return fakes + [P(*fakes)]
 
-    def forward(self):
-        if not self.triplets:
-            return super().forward()
-        # the phases below keep the authors' order of network calls, which dropout and BatchNorm see
+    def forward_in_authors_order(self):
+        """One network call per frame, in the authors' order, which dropout's masks and BatchNorm's
+        statistics see: identity, translation, prediction, recycling, per-frame cycle."""
         if self.use_identity:
             self.forward_identity()
         self.fake_B = self.translate(self.netG_A, self.netP_B, self.real_A)
@@ -60,20 +70,61 @@ class RecycleGANModel(CycleGANModel):
         self.pred_B = self.netP_B(*self.real_B[:2])
         self.rec_A = self.netG_B(self.fake_B[2])
         self.rec_B = self.netG_A(self.fake_A[2])
+        if self.per_frame_cycle:
+            self.cyc_A = self.run(self.netG_B, *self.fake_B[:2])
+            self.cyc_B = self.run(self.netG_A, *self.fake_A[:2])
+
+    def forward_half(self, X, Y):
+        """The X -> Y half (A -> B, or B -> A with the roles swapped), with one call per network and
+        dependency level on all the frames it takes there (exact without BatchNorm and dropout; each
+        call also costs a weight-gradient pass, and the predictors' 1024-channel layers are all weights):
+          fake_Y = [G_X(x0), G_X(x1), P_Y(G_X(x0), G_X(x1))], pred_Y = P_Y(y0, y1), rec_X = G_Y(fake_Y[2]),
+          idt_X = [G_X(y0), G_X(y1)] (identity loss), cyc_X = [G_Y(fake_Y[0]), G_Y(fake_Y[1])] (ReCycle-GAN)."""
+        net = lambda name: getattr(self, 'net' + name)  # noqa: E731
+        x, y = getattr(self, 'real_' + X), getattr(self, 'real_' + Y)
+        fake, idt = self.run_groups(net(f'G_{X}'), x[:2], y[:2] if self.use_identity else [])
+        (fake2,), (pred,) = self.run_groups(net(f'P_{Y}'), [tuple(fake)], [tuple(y[:2])])
+        (rec,), cyc = self.run_groups(net(f'G_{Y}'), [fake2], fake if self.per_frame_cycle else [])
+        for name, value in (('fake_' + Y, fake + [fake2]), ('pred_' + Y, pred), ('rec_' + X, rec),
+                            ('idt_' + X, idt), ('cyc_' + X, cyc)):
+            setattr(self, name, value)
+
+    def half_losses(self, X, Y):
+        """The losses of the X -> Y half, under the authors' names (lambda_X weighs errors on X frames)."""
+        opt, lam = self.opt, {'A': self.opt.lambda_A, 'B': self.opt.lambda_B}
+        x, y = getattr(self, 'real_' + X), getattr(self, 'real_' + Y)
+        the = lambda name: getattr(self, name)  # noqa: E731
+        D = getattr(self, 'netD_' + X)  # D_X judges Y images
+        losses = {f'G_{X}': self.gan_loss(D, the('fake_' + Y)),  # adversarial: D_X(y made by G_X and P_Y) -> real
+                  f'Recyc_{X}': lam[X] * F.l1_loss(the('rec_' + X), x[2]),  # recycle: G_Y(P_Y(G_X(x0), G_X(x1))) = x2
+                  f'Pred_{Y}': lam[Y] * F.l1_loss(the('pred_' + Y), y[2])}  # recurrent: P_Y(y0, y1) = y2
+        if self.per_frame_cycle:  # cycle: G_Y(G_X(x_t)) = x_t, t = 0, 1
+            losses[f'Cyc_{X}'] = lam[X] * l1(the('cyc_' + X), x)
+        if self.use_identity:  # identity: G_X(y_t) = y_t, t = 0, 1
+            losses[f'idt_{X}'] = lam[Y] * opt.identity * l1(the('idt_' + X), y)
+        if opt.adversarial_loss_p:  # D_X(P_Y(y0, y1)) -> real
+            losses[f'Pred_{Y}_GAN'] = self.gan_loss(D, [the('pred_' + Y)])
+        return losses
 
     def compute_G_losses(self):
-        opt = self.opt
-        a2, b2 = self.real_A[2], self.real_B[2]
-        self.loss_G_A = self.gan_loss(self.netD_A, self.fake_B)  # D_A(G_A(a0)), D_A(G_A(a1)), D_A(P_B(..)) -> real
-        self.loss_G_B = self.gan_loss(self.netD_B, self.fake_A)
-        self.loss_Recyc_A = opt.lambda_A * F.l1_loss(self.rec_A, a2)  # G_B(P_B(G_A(a0), G_A(a1))) = a2
-        self.loss_Recyc_B = opt.lambda_B * F.l1_loss(self.rec_B, b2)
-        self.loss_Pred_A = opt.lambda_A * F.l1_loss(self.pred_A, a2)  # P_A(a0, a1) = a2
-        self.loss_Pred_B = opt.lambda_B * F.l1_loss(self.pred_B, b2)
-        self.compute_identity_losses()
-        if opt.adversarial_loss_p:  # D_B(P_A(a0, a1)) -> real
-            self.loss_Pred_A_GAN = self.gan_loss(self.netD_B, [self.pred_A])
-            self.loss_Pred_B_GAN = self.gan_loss(self.netD_A, [self.pred_B])
+        for X, Y in HALVES:
+            for name, loss in self.half_losses(X, Y).items():
+                setattr(self, 'loss_' + name, loss)
+
+    def backward_G(self):
+        if not (self.triplets and self.batch_frames):
+            return super().backward_G()
+        # the halves share weights but no activations: backpropagating each before the other runs
+        # frees its activations early (gradients add up to the same sums)
+        self.loss_G = 0
+        for X, Y in HALVES:
+            with self.autocast():
+                self.forward_half(X, Y)
+                losses = self.half_losses(X, Y)
+            for name, loss in losses.items():
+                setattr(self, 'loss_' + name, loss)
+            self.backward(sum(losses.values()))
+            self.loss_G = self.loss_G + sum(losses.values()).detach()
 
     def discriminator_inputs(self):
         # D_A judges (b0, G_A(a0)), (b1, G_A(a1)), (b2, P_B(G_A(a0), G_A(a1))) and (b2, P_B(b0, b1))
@@ -88,20 +139,10 @@ class ReCycleGANModel(RecycleGANModel):
     image <-> labels (VIPER) and image <-> normals."""
     name = 'reCycle_gan'
     domain_losses = ('G', 'Recyc', 'Pred', 'Cyc')
+    per_frame_cycle = True
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
         if is_train:
             parser.set_defaults(dataset_mode='unaligned_triplet')
         return parser
-
-    def forward(self):
-        super().forward()
-        if self.triplets:
-            self.cyc_A = self.run(self.netG_B, *self.fake_B[:2])
-            self.cyc_B = self.run(self.netG_A, *self.fake_A[:2])
-
-    def compute_G_losses(self):
-        super().compute_G_losses()
-        self.loss_Cyc_A = self.opt.lambda_A * l1(self.cyc_A, self.real_A)  # G_B(G_A(a_t)) = a_t, t = 0, 1
-        self.loss_Cyc_B = self.opt.lambda_B * l1(self.cyc_B, self.real_B)
