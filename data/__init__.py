@@ -61,10 +61,10 @@ class EpochSampler(torch.utils.data.Sampler):
         return -(-(self.size - self.start) // self.world)  # ceil
 
 
-def _ignore_stop_signals(worker_id):
-    # Ctrl-C or SIGTERM reach the workers too; the main process saves and stops, then ends them itself
+def _ignore_ctrl_c(worker_id):
+    # Ctrl-C reaches the whole process group: the workers must outlive it while the main process saves
+    # and stops (it then ends them with SIGTERM, which they keep)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def create_dataset(opt, **kwargs):
@@ -80,5 +80,5 @@ def create_dataset(opt, **kwargs):
     on_gpu = bool(opt.gpu_ids)
     return torch.utils.data.DataLoader(
         dataset, batch_size=opt.batchSize, sampler=sampler, num_workers=opt.nThreads, pin_memory=on_gpu,
-        persistent_workers=opt.nThreads > 0, worker_init_fn=_ignore_stop_signals,
+        persistent_workers=opt.nThreads > 0, worker_init_fn=_ignore_ctrl_c,
         generator=torch.Generator().manual_seed(seed))

@@ -4,7 +4,8 @@ FLOPs counted by torch.utils.flop_counter.
     python scripts/benchmark.py --model recycle_gan --which_model_netG resnet_6blocks \
         --which_model_netP unet_128 --fineSize 128 --ngf 64 --pool_size 0 --gpu_ids -1 --steps 5
 
-Every train.py flag is accepted (the speed flags --amp, --channels_last, --compile included).
+Every train.py flag is accepted (the speed flags --amp, --channels_last, --compile included); under
+torchrun each process runs its own steps and images per second counts all of them.
 --authors times the authors' step instead (scripts/authors_step.py: their calls and gradient
 bookkeeping on the same networks); --against_authors times both, alternating, each in its own
 process (peak memory is per process), and prints the ratios. With --json the last line printed is
@@ -29,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from models import create_model  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from scripts.authors_step import AuthorsStep  # noqa: E402
+from util import distributed  # noqa: E402
 from util.errors import run_cli  # noqa: E402
 
 
@@ -87,15 +89,17 @@ def measure(bench, opt):
     with FlopCounterMode(display=False) as counter:
         step()
     gflop = counter.get_total_flops() / 1e9
-    return {'s_per_step': seconds, 'img_per_s': frames * opt.batchSize / seconds, 'peak_mem_mb': peak_mb,
+    images = frames * opt.batchSize * distributed.world_size()  # under torchrun: all processes' images
+    return {'s_per_step': seconds, 'img_per_s': images / seconds, 'peak_mem_mb': peak_mb,
             'gflop_per_step': gflop, 'gflop_per_s': gflop / seconds}
 
 
 def describe(opt):
     speed = [f'amp {opt.amp}' if opt.amp else 'fp32'] + [f for f in ('channels_last', 'compile') if getattr(opt, f)]
     device = torch.cuda.get_device_name(opt.gpu_ids[0]) if opt.gpu_ids else f'CPU ({torch.get_num_threads()} threads)'
+    processes = f', {distributed.world_size()} processes' if distributed.world_size() > 1 else ''
     return (f'{opt.model}, G {opt.which_model_netG}, P {opt.which_model_netP}, ngf {opt.ngf}, {opt.fineSize} px, '
-            f'batch {opt.batchSize}, {", ".join(speed)}, {device}')
+            f'batch {opt.batchSize}, {", ".join(speed)}, {device}{processes}')
 
 
 def print_table(rows):
@@ -119,6 +123,7 @@ def against_authors(bench, rest):
 
 def main(argv=None):
     bench, rest, opt = parse(sys.argv[1:] if argv is None else argv)
+    distributed.setup(opt)  # under torchrun: one process per device, gradients averaged
     print(describe(opt))
     if bench.against_authors:
         rows = against_authors(bench, rest)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job end to end, on a fresh machine and its CPU: install, make the demo videos, train a
-# small Recycle-GAN, translate the held-out frames, and print where the pages are.
+# The main job end to end, on a fresh machine and its CPU: install, make the demo data, train a small
+# Recycle-GAN, translate the held-out frames and a held-out video, and print where the results are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
@@ -14,7 +14,10 @@ $PY train.py --dataroot datasets/demo --name demo_recycle_gan --model recycle_ga
     --niter 4 --niter_decay 2 --seed 0 --display_id 0 --print_freq 48 --display_freq 48 --update_html_freq 144
 $PY test.py --dataroot datasets/demo --name demo_recycle_gan --model recycle_gan "${net[@]}" \
     --dataset_mode unaligned --how_many 40
+$PY test.py --video datasets/demo/videos/testA/clip00.mp4 --name demo_recycle_gan --model recycle_gan "${net[@]}" \
+    --results_dir results/video --side_by_side
 echo
 echo "demo done in $((SECONDS - start)) s (training and testing)"
-echo "training page: checkpoints/demo_recycle_gan/web/index.html"
-echo "test results:  results/demo_recycle_gan/test_latest/index.html"
+echo "training page:    checkpoints/demo_recycle_gan/web/index.html"
+echo "test results:     results/demo_recycle_gan/test_latest/index.html"
+echo "translated video: results/video/demo_recycle_gan/test_latest/videos/clip00_fake_B.mp4 (and its page)"

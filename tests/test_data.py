@@ -157,7 +157,10 @@ def test_a_worker_error_still_reads_as_one_line(tmp_path):
         os.makedirs(tmp_path / f'train{d}')
         (tmp_path / f'train{d}' / 'broken.png').write_bytes(b'not a png')
     opt = train_options(tmp_path / 'ck', '--dataset_mode', 'unaligned', '--nThreads', '1', dataroot=str(tmp_path))
+    batches = iter(create_dataset(opt))
     with pytest.raises(UserError) as err:
-        next(iter(create_dataset(opt)))
-    assert '\n' in str(err.value)
-    assert one_line(err.value).startswith(f'{tmp_path}/trainA/broken.png: cannot read this image')
+        next(batches)
+    message = str(err.value)
+    del batches, err  # the traceback holds the loader: let it shut its worker down now
+    assert '\n' in message
+    assert one_line(UserError(message)).startswith(f'{tmp_path}/trainA/broken.png: cannot read this image')

@@ -255,3 +255,12 @@ def test_on_the_command_line_it_is_one_line_and_exit_status_2(tmp_path):
     debug = run_script('train.py', *TINY, '--dataroot', str(tmp_path / 'none'), '--checkpoints_dir',
                        str(tmp_path), '--debug', check=False)
     assert 'Traceback' in debug.stderr
+
+
+def test_an_error_in_a_loader_worker_ends_the_run(tmp_path):
+    """The worker's error reaches the user as one line, and the run exits instead of waiting on its workers."""
+    root = write_image_folders(tmp_path / 'bad', {'trainA': {'a.png': b'not an image'}, 'trainB': {'b.png': None}})
+    result = run_script('train.py', *TINY, '--model', 'recycle_gan', '--dataroot', root, '--nThreads', '2',
+                        '--checkpoints_dir', str(tmp_path), check=False, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f'error: {root}/trainA/a.png: cannot read this image')
