@@ -121,15 +121,9 @@ def scale_for_crop(image, opt):
 def transform_frame(image, opt, nc, rng=random):
     """The authors' single-frame pipeline: --resize_or_crop, a random horizontal flip when training
     (unless --no_flip), then to [-1, 1]. Random draws use Python's `random`, as theirs did."""
-    mode = opt.resize_or_crop
-    if mode == 'resize_and_crop':
-        image = random_crop(image.resize((opt.loadSize, opt.loadSize), Image.BICUBIC), opt.fineSize, rng)
-    elif mode == 'crop':
+    image = scale_for_crop(image, opt)
+    if opt.resize_or_crop in CROP_MODES:
         image = random_crop(image, opt.fineSize, rng)
-    elif mode == 'scale_width':
-        image = scale_width(image, opt.fineSize)
-    elif mode == 'scale_width_and_crop':
-        image = random_crop(scale_width(image, opt.loadSize), opt.fineSize, rng)
     if opt.isTrain and not opt.no_flip and rng.random() < 0.5:
         image = image.transpose(Image.FLIP_LEFT_RIGHT)
     return to_tensor(image, nc)

@@ -1,34 +1,29 @@
 """Bookkeeping shared by every model."""
+import functools
 import math
 import os
-import sys
 from collections import OrderedDict
 
 import torch
 from torch import nn
 
 from util import checkpoint, distributed
-from util.errors import UserError
+from util.errors import UserError, warn_once
 from util.image_pool import ImagePool
 from util.util import atomic_save
 from . import networks
 
 
+@functools.cache
 def compile_available():
     """Whether torch.compile works here (its default backend needs a C++ compiler); warns once if not."""
-    global _COMPILE_CHECKED
-    if _COMPILE_CHECKED is None:
-        try:
-            torch.compile(lambda x: x * 2)(torch.ones(2))
-            _COMPILE_CHECKED = True
-        except Exception as err:  # no compiler, unsupported platform or Python, ...
-            print(f'warning: --compile is unavailable here ({type(err).__name__}: '
-                  f'{(str(err).splitlines() or [""])[0]}); running eagerly', file=sys.stderr)
-            _COMPILE_CHECKED = False
-    return _COMPILE_CHECKED
-
-
-_COMPILE_CHECKED = None
+    try:
+        torch.compile(lambda x: x * 2)(torch.ones(2))
+        return True
+    except Exception as err:  # no compiler, unsupported platform or Python, ...
+        warn_once(f'--compile is unavailable here ({type(err).__name__}: {(str(err).splitlines() or [""])[0]}); '
+                  f'running eagerly')
+        return False
 
 
 class NonFiniteLoss(Exception):
@@ -88,10 +83,8 @@ class BaseModel:
         if distributed.world_size() > 1 and self.opt.norm == 'batch':
             if self.device.type == 'cuda':  # batch statistics over all processes' images
                 net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
-            elif distributed.is_main() and not getattr(BaseModel, '_warned_sync_bn', False):
-                BaseModel._warned_sync_bn = True
-                print('warning: SyncBatchNorm needs GPUs: on the CPU each process keeps its own batch statistics',
-                      file=sys.stderr)
+            elif distributed.is_main():
+                warn_once('SyncBatchNorm needs GPUs: on the CPU each process keeps its own batch statistics')
         if getattr(self.opt, 'compile', False) and compile_available():
             net.compile()
         if len(self.gpu_ids) > 1:

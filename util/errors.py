@@ -1,4 +1,5 @@
-"""One-line errors for bad input, instead of a traceback far from the cause."""
+"""One-line errors for bad input, instead of a traceback far from the cause, and one-time warnings."""
+import functools
 import sys
 
 
@@ -28,3 +29,9 @@ def one_line(err):
     last = lines[-1]
     prefix = f'{UserError.__module__}.{UserError.__qualname__}: '
     return last[len(prefix):] if last.startswith(prefix) else last
+
+
+@functools.cache
+def warn_once(message):
+    """Print `warning: message` on stderr, the first time only."""
+    print(f'warning: {message}', file=sys.stderr)
