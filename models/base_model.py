@@ -158,7 +158,7 @@ class BaseModel:
         leaves the step out, counted in self.skipped_steps."""
         # under torchrun every process averages its gradients and sees the same total, so all decide alike
         distributed.average_gradients(p for group in optimizer.param_groups for p in group['params'])
-        if torch.isfinite(distributed.mean(sum(losses.values()))):  # a sync with the device, cheap next to a step
+        if self.finite(losses):
             self.scaler.step(optimizer)  # plain optimizer.step() unless --amp fp16
             return
         if self.opt.nan_policy == 'skip':
@@ -167,6 +167,29 @@ class BaseModel:
         values = {name: float(loss.detach()) for name, loss in losses.items()}
         name = next((n for n, v in values.items() if not math.isfinite(v)), next(iter(values)))
         raise NonFiniteLoss(name, values[name])
+
+    @staticmethod
+    def finite(losses):
+        """Whether the sum of `losses` is finite (in every process); a sync with the device, cheap next to a step."""
+        return bool(torch.isfinite(distributed.mean(sum(losses.values()))))
+
+    def step_early(self, optimizer, net, losses):
+        """self.step(optimizer, losses) on `net`'s parameters alone, whose gradients are complete, then
+        free those gradients; the optimizer's other parameters keep theirs for their own step later.
+        Adam updates each parameter on its own, so this gives the numbers of one step on all. With a
+        loss that is not finite it does nothing, and the later step of all parameters acts on --nan_policy."""
+        if not self.finite(losses):
+            return
+        mine = {id(p) for p in net.parameters()}
+        others = {p: p.grad for group in optimizer.param_groups for p in group['params'] if id(p) not in mine}
+        for p in others:
+            p.grad = None  # Adam passes over parameters without a gradient
+        try:
+            self.step(optimizer, losses)
+        finally:
+            for p, grad in others.items():
+                p.grad = grad
+        net.zero_grad(set_to_none=True)
 
     @staticmethod
     def set_requires_grad(nets, requires_grad):

@@ -116,15 +116,20 @@ class RecycleGANModel(CycleGANModel):
             return super().backward_G()
         # the halves share weights but no activations: backpropagating each before the other runs
         # frees its activations early (gradients add up to the same sums)
-        self.loss_G = 0
+        self.loss_G, done = 0, None
         for X, Y in HALVES:
             with self.autocast():
                 self.forward_half(X, Y)
                 losses = self.half_losses(X, Y)
             for name, loss in losses.items():
                 setattr(self, 'loss_' + name, loss)
-            self.backward(sum(losses.values()))
             self.loss_G = self.loss_G + sum(losses.values()).detach()
+            if done is not None and not self.scaler.is_enabled():  # fp16's GradScaler steps once per update
+                # the first half's predictor takes no part in the second: with every loss now known,
+                # step it and free its gradients before the second backward allocates the other ones
+                self.step_early(self.optimizer_G, done, self.generator_losses())
+            self.backward(sum(losses.values()))
+            done = getattr(self, 'netP_' + Y)
 
     def discriminator_inputs(self):
         # D_A judges (b0, G_A(a0)), (b1, G_A(a1)), (b2, P_B(G_A(a0), G_A(a1))) and (b2, P_B(b0, b1))

@@ -80,3 +80,23 @@ def test_benchmark_prints_a_table_and_json(tmp_path):
     assert numbers['img_per_s'] == pytest.approx(6 / numbers['s_per_step'])
     # the FLOPs of one step: G, P and D over the six frames, forward and backward, a fraction of a GFLOP here
     assert 0.2 < numbers['gflop_per_step'] < 2
+
+
+def test_first_halfs_predictor_steps_before_the_second_backward(tmp_path):
+    """P_B serves only the A -> B half: it is updated and its gradients freed before the B -> A half
+    backpropagates (the peak memory of a step then holds one predictor's gradients, not two)."""
+    opt = train_options(tmp_path, '--model', 'recycle_gan')
+    model = create_model(opt)
+    model.setup(opt)
+    before = [p.detach().clone() for p in model.netP_B.parameters()]
+    seen = []
+
+    def during_second_backward(_):
+        seen.append((all(p.grad is None for p in model.netP_B.parameters()),
+                     any(not torch.equal(p, q) for p, q in zip(model.netP_B.parameters(), before))))
+    next(model.netP_A.parameters()).register_post_accumulate_grad_hook(during_second_backward)
+    batch, _ = random_batch(opt)
+    model.set_input(batch)
+    model.optimize_parameters()
+    assert seen == [(True, True)]
+    assert all(p.grad is not None for p in model.netP_A.parameters())  # the second half's stay for its step
