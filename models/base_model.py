@@ -156,10 +156,8 @@ class BaseModel:
         """optimizer.step() on the sum of `losses` ({name: tensor}, already backpropagated), unless that
         sum is not finite: then --nan_policy stop raises NonFiniteLoss before any weight changes, and skip
         leaves the step out, counted in self.skipped_steps."""
-        # under torchrun every process averages its gradients and sees the same total, so all decide alike
-        distributed.average_gradients(p for group in optimizer.param_groups for p in group['params'])
         if self.finite(losses):
-            self.scaler.step(optimizer)  # plain optimizer.step() unless --amp fp16
+            self.update(optimizer)
             return
         if self.opt.nan_policy == 'skip':
             self.skipped_steps += 1
@@ -170,8 +168,14 @@ class BaseModel:
 
     @staticmethod
     def finite(losses):
-        """Whether the sum of `losses` is finite (in every process); a sync with the device, cheap next to a step."""
+        """Whether the sum of `losses` is finite (in every process); a sync with the device, cheap next to a step.
+        Under torchrun every process sees the same total, so all decide alike."""
         return bool(torch.isfinite(distributed.mean(sum(losses.values()))))
+
+    def update(self, optimizer):
+        """Average the gradients over the processes, then optimizer.step() (through the scaler with --amp fp16)."""
+        distributed.average_gradients(p for group in optimizer.param_groups for p in group['params'])
+        self.scaler.step(optimizer)
 
     def step_early(self, optimizer, net, losses):
         """self.step(optimizer, losses) on `net`'s parameters alone, whose gradients are complete, then
@@ -185,7 +189,7 @@ class BaseModel:
         for p in others:
             p.grad = None  # Adam passes over parameters without a gradient
         try:
-            self.step(optimizer, losses)
+            self.update(optimizer)
         finally:
             for p, grad in others.items():
                 p.grad = grad
