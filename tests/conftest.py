@@ -42,15 +42,6 @@ def train_options(checkpoints_dir, *args, dataroot='/nonexistent', tiny=True):
     return TrainOptions().parse(argv)
 
 
-def assert_weights_close(model, expected, lr):
-    """Adam's first step moves each weight by about lr * sign(gradient): where the true gradient is ~0
-    (a conv bias in front of InstanceNorm, a few stray weights) the sign is noise, up to 2 * lr apart.
-    Everything else agrees to 1e-5."""
-    for name, state in expected.items():
-        mine = model.network(name).state_dict()
-        assert list(mine) == list(state)
-        for key, value in state.items():
-            diff = (mine[key].float() - value.float()).abs()
-            assert diff.max().item() <= 2 * lr + 1e-6, f'{name}.{key}'
-            if not key.endswith('bias'):
-                assert (diff > 1e-5).float().mean().item() <= 1e-3, f'{name}.{key}'
+def pytest_sessionfinish(session, exitstatus):
+    from numerics import write_margins
+    write_margins()

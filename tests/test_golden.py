@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REFERENCE, assert_weights_close, train_options
+from conftest import REFERENCE, train_options
 from models import create_model
+from numerics import assert_first_adam_step_matches, assert_losses_close, step_gradients
 
 FIXTURES = ['recycle_gan', 'reCycle_gan', 'cycle_gan']
 # the authors' recycle_gan reports its recycle loss as Cyc_*
@@ -42,6 +43,26 @@ def seeded_model(cfg, checkpoints_dir):
     return model
 
 
+def model_from(golden, checkpoints_dir):
+    """The fixture's model with its initial weights (in the default dtype)."""
+    model = seeded_model(golden['cfg'], checkpoints_dir)
+    for net, state in golden['init'].items():
+        model.network(net).load_state_dict(state, strict=True)
+    return model
+
+
+def float64_step_gradients(golden, checkpoints_dir):
+    """The gradients of the fixture's first step, computed in float64."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = model_from(golden, checkpoints_dir)
+        batch = {k: v.double() if torch.is_tensor(v) else v for k, v in golden['batches'][0].items()}
+        model.set_input(batch)
+        return step_gradients(model, model.optimize_parameters)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
 @pytest.mark.parametrize('name', FIXTURES)
 def test_seed_gives_the_authors_initial_weights(name, tmp_path):
     golden = load(name)
@@ -54,18 +75,14 @@ def test_seed_gives_the_authors_initial_weights(name, tmp_path):
 @pytest.mark.parametrize('name', FIXTURES)
 def test_two_training_steps_match_the_authors(name, tmp_path):
     golden = load(name)
-    cfg = golden['cfg']
-    model = seeded_model(cfg, tmp_path)
-    for net, state in golden['init'].items():
-        model.network(net).load_state_dict(state, strict=True)
-    renamed = RENAMED.get(name, {})
-
-    for step, (batch, expected, tol) in enumerate(zip(golden['batches'], golden['losses'], (1e-4, 1e-3))):
+    model = model_from(golden, tmp_path)
+    for step, (batch, expected, rel) in enumerate(zip(golden['batches'], golden['losses'], (1e-4, 1e-3))):
         model.set_input(batch)
-        model.optimize_parameters()
-        losses = model.get_current_losses()
-        assert set(losses) == {renamed.get(k, k) for k in expected}
-        for key, value in expected.items():
-            assert losses[renamed.get(key, key)] == pytest.approx(value, rel=tol), (step, key)
+        grads32 = step_gradients(model, model.optimize_parameters)
+        assert_losses_close(f'golden {name} step {step + 1}', model.get_current_losses(), expected, rel,
+                            RENAMED.get(name))
         if step == 0:
-            assert_weights_close(model, golden['after1'], cfg['lr'])
+            grads64 = float64_step_gradients(golden, tmp_path)
+            assert set(grads64) == set(grads32)
+            assert_first_adam_step_matches(f'golden {name}', model, golden['after1'], grads32, grads64,
+                                           golden['cfg']['lr'])

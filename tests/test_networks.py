@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import REFERENCE
+from numerics import assert_close
 from models import networks
 from util.errors import UserError
 
@@ -101,6 +102,23 @@ def test_predictors_take_two_frames():
     # a U-Net predictor is the U-Net on the frames concatenated on channels
     unet = networks.define_P(3, 4, 2, 'unet_64', 'instance')
     assert torch.equal(unet(x0, x1), unet.model(torch.cat([x0, x1], 1)))
+
+
+def test_prediction_predictor_matches_the_authors_forward_pass():
+    """The authors' `prediction` predictor (npf 1, 64 px), its weights and one eval-mode forward pass: same
+    keys, and the same output from the same frames in the same order (swapping them moves it by > 1e-2)."""
+    golden = torch.load(os.path.join(REFERENCE, 'golden', 'prediction_forward.pt'), weights_only=True)
+    case = golden['npf1_instance']
+    cfg = case['cfg']
+    net = networks.define_P(cfg['input_nc'], 64, cfg['npf'], cfg['which_model_netP'], cfg['norm'])
+    net.load_state_dict(case['state_dict'], strict=True)
+    net.eval()
+    for batched in (True, False):  # one encoder call on both frames (instance norm), or one per frame
+        net.batch_frames = batched
+        with torch.no_grad():
+            output = net(case['frame0'], case['frame1'])
+        # float32 through 16 layers of outputs in [-1, 1]: rounding stays orders of magnitude below 1e-5
+        assert_close('prediction forward', 'output', output, case['output'], rtol=0, atol=1e-5)
 
 
 def test_prediction_encoder_batching_is_exact():

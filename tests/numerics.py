@@ -1,0 +1,121 @@
+"""How the tests compare this project's numbers with the authors': Adam's first step judged against a
+float64 run of the same step, and the margins every comparison kept.
+
+With RECYCLEGAN_MARGINS=<file>, the session writes every recorded margin (value / limit; 1 would fail)
+to that JSON file: scripts/check_numerics.py runs the numerical tests under other CPU kernels and
+thread counts and reports the worst ones.
+"""
+import json
+import os
+
+import torch
+from torch import nn
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+MARGINS = []  # (test, quantity, value, limit)
+NORMS = (nn.InstanceNorm2d, nn.BatchNorm2d, nn.SyncBatchNorm)
+# every entry away from the near-zero-gradient cases: the authors' and this step agree to this
+WEIGHT_ATOL = 1e-5
+
+
+def record(test, quantity, value, limit):
+    MARGINS.append((test, quantity, float(value), float(limit)))
+
+
+def write_margins():
+    path = os.environ.get('RECYCLEGAN_MARGINS')
+    if path and MARGINS:
+        with open(path, 'w') as f:
+            json.dump([dict(zip(('test', 'quantity', 'value', 'limit'), m)) for m in MARGINS], f, indent=0)
+
+
+def assert_losses_close(test, losses, expected, rel, renamed=None):
+    """Every expected loss (the authors' names, renamed where this project's differ) to `rel` relative;
+    a loss the authors report as exactly 0 (a term turned off) stays exactly 0."""
+    renamed = renamed or {}
+    assert set(losses) == {renamed.get(k, k) for k in expected}
+    worst = 0.0
+    for key, value in expected.items():
+        mine = losses[renamed.get(key, key)]
+        error = abs(mine) if value == 0 else abs(mine - value) / abs(value)
+        assert (mine == 0) if value == 0 else error <= rel, (test, key, mine, value)
+        worst = max(worst, error)
+    record(test, 'loss relative error', worst, rel)
+
+
+def step_gradients(model, run):
+    """Run run() (say one optimize_parameters()) and return {(net, key): gradient} of every parameter, as
+    its optimizer saw it when it stepped (also a parameter stepped early and freed before the others)."""
+    names = {id(p): (name, key) for name in model.model_names for key, p in model.network(name).named_parameters()}
+    grads = {}
+
+    def keep(optimizer, args, kwargs):
+        for group in optimizer.param_groups:
+            for p in group['params']:
+                if p.grad is not None and id(p) in names:
+                    grads[names[id(p)]] = p.grad.detach().clone()
+
+    handle = register_optimizer_step_pre_hook(keep)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return grads
+
+
+def biases_before_norm(net):
+    """Keys of the conv biases a normalisation layer follows: the norm subtracts their contribution again,
+    so their true gradient is exactly 0."""
+    keys = set()
+    for prefix, module in net.named_modules():
+        if isinstance(module, nn.Sequential):
+            layers = list(module.named_children())
+            for (name, layer), (_, following) in zip(layers, layers[1:]):
+                if getattr(layer, 'bias', None) is not None and isinstance(following, NORMS):
+                    keys.add(f'{prefix}.{name}.bias' if prefix else f'{name}.bias')
+    return keys
+
+
+def assert_first_adam_step_matches(test, model, expected, grads32, grads64, lr):
+    """The weights after Adam's first step against the authors' (`expected`: {net: state_dict}).
+
+    Adam's first step moves a weight by lr * g / (|g| + eps), about lr * sign(g): where the true gradient
+    g is 0 up to float32 rounding, its sign, and so a step of +lr or -lr, depends on the CPU's summation
+    order. So an entry may differ by up to 2 * lr where the float64 gradient of the same step (grads64) is
+    no larger than the float32 rounding of that tensor's gradient in this run (the largest |g32 - g64|),
+    and anywhere in a conv bias a normalisation layer follows (true gradient exactly 0); every other entry
+    agrees to WEIGHT_ATOL."""
+    worst_rest, worst_flip = 0.0, 0.0
+    for net, state in expected.items():
+        mine = model.network(net).state_dict()
+        assert list(mine) == list(state), net
+        normed = biases_before_norm(model.network(net))
+        for key, ref in state.items():
+            diff = (mine[key].double() - ref.double()).abs()
+            # two steps of at most lr each, apart; 1e-6 covers float32 rounding of weights of size < 1
+            assert diff.max().item() <= 2 * lr + 1e-6, f'{net}.{key}: {diff.max().item():.3g} > 2 * lr'
+            free = torch.zeros_like(diff, dtype=torch.bool)
+            if (net, key) in grads64 and key in normed:
+                free[...] = True
+            elif (net, key) in grads64:
+                g64 = grads64[net, key].double()
+                rounding = (grads32[net, key].double() - g64).abs().max()
+                free = g64.abs() <= rounding
+                flipped = diff > WEIGHT_ATOL
+                if flipped.any():  # how close the flipped entries came to the edge of "near zero"
+                    worst_flip = max(worst_flip, (g64.abs()[flipped].max() / rounding).item())
+            rest = diff[~free]
+            if rest.numel():
+                worst = rest.max().item()
+                worst_rest = max(worst_rest, worst)
+                assert worst <= WEIGHT_ATOL, (f'{net}.{key}: {int((rest > WEIGHT_ATOL).sum())} entries whose '
+                                              f'gradient is not near zero differ by up to {worst:.3g}')
+    record(test, 'weights: largest difference where the gradient is not near zero', worst_rest, WEIGHT_ATOL)
+    record(test, 'weights: largest |g64| / float32 rounding among flipped steps', worst_flip, 1.0)
+
+
+def assert_close(test, quantity, actual, expected, rtol, atol, msg=''):
+    """torch.testing.assert_close, also recording the worst |actual - expected| / (atol + rtol * |expected|)."""
+    ratio = ((actual.double() - expected.double()).abs() / (atol + rtol * expected.double().abs())).max().item()
+    record(test, quantity, ratio, 1.0)
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol, msg=msg)
