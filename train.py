@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from data import create_dataset
 from models import create_model
-from models.base_model import NonFiniteLoss
+from models.divergence_guard import NonFiniteLoss
 from options.train_options import TrainOptions
 from util import checkpoint, distributed
 from util.errors import UserError, run_cli
@@ -51,6 +51,9 @@ class Quiet:
         return lambda *args, **kwargs: None
 
 
+STOP_CHECK_EVERY = 10  # under torchrun, iterations between checks for a stop request (a collective)
+
+
 def crossed(total, step, freq):
     """Whether the counter passed a multiple of freq in its last step (== total % freq == 0 when step
     divides freq, as in the authors' loop; also right for a global batch that does not)."""
@@ -75,7 +78,33 @@ def main(argv=None):
     global_batch = world * opt.batchSize
     last_epoch = opt.niter + opt.niter_decay
 
+    # the host reads what the device computed only where it prints, shows or saves: in between it queues work
+    calls, n_calls = {}, 0  # the model's iteration (its n-th optimize_parameters) -> (epoch, epoch_iter)
+    loss_G_sum = torch.zeros((), device=model.device)  # --lr_policy plateau: this process's, since last folded
+
+    def report_nonfinite():
+        """Read the divergence guard: log the steps --nan_policy skip left out, or stop the run (stop)."""
+        try:
+            skipped = model.guard.report()
+        except NonFiniteLoss as err:
+            at_epoch, at_iter = calls[err.iteration]
+            raise UserError(f'{err} at epoch {at_epoch}, iteration {at_iter}: training stopped; no weight changed '
+                            f'since, and the last checkpoint in {model.save_dir} is from before it; lower --lr, or '
+                            f'pass --nan_policy skip') from None
+        if skipped:
+            visualizer.log_line(f'(epoch: {epoch}, iters: {progress["examples_done"]}) skipped {skipped} step(s) '
+                                f'with a non-finite loss since the last report ({model.skipped_steps} so far)')
+        calls.clear()
+
+    def fold_loss_G():
+        """Add the plateau metric's device-side sum (mean over the processes) into progress."""
+        if opt.lr_policy == 'plateau':
+            progress['loss_G_sum'] += float(distributed.mean(loss_G_sum))
+            loss_G_sum.zero_()
+
     def save_latest():
+        report_nonfinite()
+        fold_loss_G()
         if distributed.is_main():
             checkpoint.save_latest(model, progress, dataset.sampler, visualizer)
 
@@ -94,34 +123,34 @@ def main(argv=None):
                     progress['examples_done'] += global_batch
                     progress['total_steps'] += global_batch
                     epoch_iter, total_steps = progress['examples_done'], progress['total_steps']
-                    skipped = model.skipped_steps
                     model.set_input(data)
                     model.optimize_parameters()
-                    if model.skipped_steps > skipped:  # --nan_policy skip
-                        visualizer.log_line(f'(epoch: {epoch}, iters: {epoch_iter}) skipped a step with a '
-                                            f'non-finite loss ({model.skipped_steps} skipped so far)')
+                    n_calls += 1
+                    calls[n_calls] = epoch, epoch_iter  # cleared whenever the guard reports
                     if opt.lr_policy == 'plateau':
-                        progress['loss_G_sum'] += float(distributed.mean(model.loss_G))
+                        loss_G_sum += model.loss_G.detach()
                         progress['n_steps'] += 1
 
-                    if crossed(total_steps, global_batch, opt.print_freq):
+                    printing = crossed(total_steps, global_batch, opt.print_freq)
+                    displaying = crossed(total_steps, global_batch, opt.display_freq)
+                    if printing or displaying:
+                        report_nonfinite()
+                    if printing:
                         losses = model.get_current_losses()
                         t_comp = (time.time() - iter_start) / opt.batchSize
                         visualizer.print_current_losses(epoch, epoch_iter, losses, t_comp, t_data)
                         visualizer.plot_current_losses(epoch, epoch_iter / dataset_size, losses)
-                    if crossed(total_steps, global_batch, opt.display_freq):  # after the plot: the page shows it
+                    if displaying:  # after the plot: the page shows it
                         visualizer.display_current_results(
                             model.get_current_visuals(), epoch, crossed(total_steps, global_batch, opt.update_html_freq))
                     if crossed(total_steps, global_batch, opt.save_latest_freq):
                         log(f'saving the latest model (epoch {epoch}, total_steps {total_steps})')
                         save_latest()
-                    if distributed.any_process(stop.signum, model.device):
+                    # one process reads its flag; several agree through a collective, so only now and then
+                    if (world == 1 or printing or total_steps % (STOP_CHECK_EVERY * global_batch) == 0) and \
+                            distributed.any_process(stop.signum, model.device):
                         break
                     iter_data_time = time.time()
-            except NonFiniteLoss as err:
-                raise UserError(f'{err} at epoch {epoch}, iteration {progress["examples_done"]}: training stopped '
-                                f'before it changed any weight, and the last checkpoint in {model.save_dir} is '
-                                f'untouched; lower --lr, or pass --nan_policy skip') from None
             except torch.OutOfMemoryError:
                 raise UserError(f'out of GPU memory at epoch {epoch} (--batchSize {opt.batchSize}, --fineSize '
                                 f'{opt.fineSize}): try a smaller --batchSize, --fineSize or --ngf, or --amp bf16'
@@ -140,6 +169,7 @@ def main(argv=None):
                 sys.exit(128 + signum)
 
             # the schedulers step before the epoch's state is saved, so a resumed run starts the next epoch
+            fold_loss_G()
             model.update_learning_rate(progress['loss_G_sum'] / max(progress['n_steps'], 1))
             progress.update(epoch=epoch + 1, examples_done=0, loss_G_sum=0.0, n_steps=0)
             save_latest()

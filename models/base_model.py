@@ -1,6 +1,5 @@
 """Bookkeeping shared by every model."""
 import functools
-import math
 import os
 from collections import OrderedDict
 
@@ -12,6 +11,7 @@ from util.errors import UserError, warn_once
 from util.image_pool import ImagePool
 from util.util import atomic_save
 from . import networks
+from .divergence_guard import DivergenceGuard
 
 
 @functools.cache
@@ -24,14 +24,6 @@ def compile_available():
         warn_once(f'--compile is unavailable here ({type(err).__name__}: {(str(err).splitlines() or [""])[0]}); '
                   f'running eagerly')
         return False
-
-
-class NonFiniteLoss(Exception):
-    """A loss became inf or nan; no optimizer step was taken with it."""
-
-    def __init__(self, name, value):
-        super().__init__(f'loss {name} is {value}')
-        self.name, self.value = name, value
 
 
 class BaseModel:
@@ -60,11 +52,12 @@ class BaseModel:
         self.batch_frames = opt.norm != 'batch' and opt.no_dropout
         self.loss_names, self.visual_names, self.model_names, self.optimizers = [], [], [], []
         self.image_paths = []
-        self.skipped_steps = 0
+        self.guard = DivergenceGuard(getattr(opt, 'nan_policy', 'stop'), self.device)
         # opt-in speed flags (train.py): mixed precision, memory format, compilation
         self.amp_dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(getattr(opt, 'amp', None))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.memory_format = torch.channels_last if getattr(opt, 'channels_last', False) else torch.preserve_format
+        self.compiled = {}  # method name -> its torch.compile'd version (--compile)
         if self.device.type == 'cuda':
             torch.backends.cudnn.benchmark = True
 
@@ -77,19 +70,33 @@ class BaseModel:
 
     def place(self, net):
         """Move a network to the device (and memory format); under torchrun with --norm batch, use
-        SyncBatchNorm; --compile compiles it in place (its state_dict keys stay the authors'); several
-        --gpu_ids without torchrun split each batch with DataParallel."""
+        SyncBatchNorm; several --gpu_ids without torchrun split each batch with DataParallel."""
         net = net.to(self.device, memory_format=self.memory_format)
         if distributed.world_size() > 1 and self.opt.norm == 'batch':
             if self.device.type == 'cuda':  # batch statistics over all processes' images
                 net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
             elif distributed.is_main():
                 warn_once('SyncBatchNorm needs GPUs: on the CPU each process keeps its own batch statistics')
-        if getattr(self.opt, 'compile', False) and compile_available():
-            net.compile()
         if len(self.gpu_ids) > 1:
             net = nn.DataParallel(net, self.gpu_ids)
         return net
+
+    def begin_iteration(self):
+        """Called first in optimize_parameters: count it, and tell CUDA graphs (--compile reduce-overhead or
+        max-autotune) that the outputs of the last iteration's graphs may be overwritten now."""
+        self.guard.next_iteration()
+        if getattr(self.opt, 'compile', None) in ('reduce-overhead', 'max-autotune'):
+            torch.compiler.cudagraph_mark_step_begin()
+
+    def region(self, method):
+        """`method` as it is, or with --compile MODE compiled by torch.compile (once): a whole forward-and-loss
+        region of the step, whose network calls become one graph (forward and backward)."""
+        mode = getattr(self.opt, 'compile', None)
+        if not mode or not compile_available():
+            return method
+        if method.__name__ not in self.compiled:
+            self.compiled[method.__name__] = torch.compile(method, mode=None if mode == 'default' else mode)
+        return self.compiled[method.__name__]
 
     def to_device(self, image):
         return image.to(self.device, non_blocking=True, memory_format=self.memory_format)
@@ -99,7 +106,10 @@ class BaseModel:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
 
     def backward(self, loss):
-        """loss.backward(), scaled with --amp fp16 so that small fp16 gradients do not vanish."""
+        """loss.backward(), scaled with --amp fp16 so that small fp16 gradients do not vanish. There the
+        scaler skips a step whose gradients are not finite: a loss the guard rejects gets nan gradients."""
+        if self.scaler.is_enabled():
+            loss = self.guard.poison(loss)
         self.scaler.scale(loss).backward()
 
     def setup(self, opt):
@@ -152,48 +162,48 @@ class BaseModel:
         for name in self.model_names:
             getattr(self, 'net' + name).eval()
 
-    def step(self, optimizer, losses):
-        """optimizer.step() on the sum of `losses` ({name: tensor}, already backpropagated), unless that
-        sum is not finite: then --nan_policy stop raises NonFiniteLoss before any weight changes, and skip
-        leaves the step out, counted in self.skipped_steps."""
-        if self.finite(losses):
-            self.update(optimizer)
+    def step(self, optimizer, losses, parameters=None, record=True):
+        """Average the gradients of `parameters` (default: all of optimizer's) over the processes and take
+        optimizer's step on them, unless the sum of `losses` ({name: tensor}, already backpropagated) is not
+        finite in some process: the step is then skipped on the device (fused Adam's found_inf), without the
+        host waiting for it, and counted by self.guard (record=False: the same losses were counted already)."""
+        if parameters is None:
+            parameters = [p for group in optimizer.param_groups for p in group['params']]
+        # the gradients' collectives also sum every process's verdict: all processes skip alike
+        bad = distributed.average_gradients(parameters, extra=self.guard.nonfinite(losses))
+        skip = self.guard.skip(losses, bad, record)
+        if self.scaler.is_enabled():  # --amp fp16: the scaler sets found_inf itself (see backward)
+            self.scaler.step(optimizer)
             return
-        if self.opt.nan_policy == 'skip':
-            self.skipped_steps += 1
-            return
-        values = {name: float(loss.detach()) for name, loss in losses.items()}
-        name = next((n for n, v in values.items() if not math.isfinite(v)), next(iter(values)))
-        raise NonFiniteLoss(name, values[name])
-
-    @staticmethod
-    def finite(losses):
-        """Whether the sum of `losses` is finite (in every process); a sync with the device, cheap next to a step.
-        Under torchrun every process sees the same total, so all decide alike."""
-        return bool(torch.isfinite(distributed.mean(sum(losses.values()))))
-
-    def update(self, optimizer):
-        """Average the gradients over the processes, then optimizer.step() (through the scaler with --amp fp16)."""
-        distributed.average_gradients(p for group in optimizer.param_groups for p in group['params'])
-        self.scaler.step(optimizer)
+        optimizer.found_inf = skip
+        try:
+            optimizer.step()
+        finally:
+            del optimizer.found_inf
 
     def step_early(self, optimizer, net, losses):
-        """self.step(optimizer, losses) on `net`'s parameters alone, whose gradients are complete, then
-        free those gradients; the optimizer's other parameters keep theirs for their own step later.
-        Adam updates each parameter on its own, so this gives the numbers of one step on all. With a
-        loss that is not finite it does nothing, and the later step of all parameters acts on --nan_policy."""
-        if not self.finite(losses):
-            return
+        """self.step on `net`'s parameters alone, whose gradients are complete, then free those gradients;
+        the optimizer's other parameters keep theirs for their own step later. Adam updates each parameter
+        on its own, so this gives the numbers of one step on all; the later step counts the losses."""
         mine = {id(p) for p in net.parameters()}
         others = {p: p.grad for group in optimizer.param_groups for p in group['params'] if id(p) not in mine}
         for p in others:
             p.grad = None  # Adam passes over parameters without a gradient
         try:
-            self.update(optimizer)
+            self.step(optimizer, losses, parameters=list(net.parameters()), record=False)
         finally:
             for p, grad in others.items():
                 p.grad = grad
         net.zero_grad(set_to_none=True)
+
+    @property
+    def skipped_steps(self):
+        """Optimizer steps skipped for a non-finite loss and reported so far (--nan_policy skip)."""
+        return self.guard.skipped
+
+    @skipped_steps.setter
+    def skipped_steps(self, value):
+        self.guard.skipped = value
 
     @staticmethod
     def set_requires_grad(nets, requires_grad):

@@ -127,31 +127,40 @@ class CycleGANModel(BaseModel):
     def generator_losses(self):
         return {n: getattr(self, 'loss_' + n) for n in self.loss_names if not n.startswith('D_')}
 
-    def backward_G(self):
-        """Forward, the generators' (and predictors') losses, backward."""
+    def generator_forward(self):
+        """Forward and the generators' (and predictors') losses: one region for --compile."""
         with self.autocast():
             self.forward()
             self.compute_G_losses()
-            self.loss_G = sum(self.generator_losses().values())
+            return self.generator_losses()
+
+    def backward_G(self):
+        self.loss_G = sum(self.region(self.generator_forward)().values())
         self.backward(self.loss_G)
 
     def discriminator_inputs(self):
         """The (real, fake) image lists D_A and D_B learn to tell apart, pair by pair."""
         return (self.real_B, self.fake_B), (self.real_A, self.fake_A)
 
-    def step_D(self, name, netD, optimizer, reals, pool, fakes):
-        """One Adam step on sum over pairs of 0.5 * (GAN(D(real), real) + GAN(D(pool(fake)), fake))."""
-        fakes = [pool.query(fake) for fake in fakes]
+    def discriminator_loss(self, netD, reals, pairs, fakes):
+        """sum over pairs (i, j) of 0.5 * (GAN(D(reals[i]), real) + GAN(D(fakes[j]), fake)): one region for
+        --compile. With batched frames D judges every distinct real frame once, in one call with the fakes;
+        otherwise real, fake, real, fake, ...: the authors' order of calls, which BatchNorm sees."""
         with self.autocast():
-            if self.batch_frames:  # one call; a real frame paired twice (b2 in Recycle-GAN) is judged once
-                distinct = list({id(real): real for real in reals}.values())
-                verdicts = self.run(netD, *distinct, *fakes)
-                on_real = dict(zip(map(id, distinct), verdicts))
-                pairs = zip([on_real[id(real)] for real in reals], verdicts[len(distinct):])
-            else:  # real, fake, real, fake, ...: the authors' order of calls, which BatchNorm sees
-                verdicts = self.run(netD, *itertools.chain(*zip(reals, fakes)))
+            if self.batch_frames:
+                verdicts = self.run(netD, *reals, *fakes)
+                pairs = [(verdicts[i], verdicts[len(reals) + j]) for i, j in pairs]
+            else:
+                verdicts = self.run(netD, *itertools.chain(*((reals[i], fakes[j]) for i, j in pairs)))
                 pairs = zip(verdicts[0::2], verdicts[1::2])
-            loss = sum(0.5 * (self.criterionGAN(real, True) + self.criterionGAN(fake, False)) for real, fake in pairs)
+            return sum(0.5 * (self.criterionGAN(real, True) + self.criterionGAN(fake, False)) for real, fake in pairs)
+
+    def step_D(self, name, netD, optimizer, reals, pool, fakes):
+        """One Adam step of D on its loss over the (real, fake) pairs, each fake through the image pool."""
+        fakes = [pool.query(fake) for fake in fakes]
+        distinct = list({id(real): real for real in reals}.values())  # b2 is paired twice in Recycle-GAN
+        pairs = [(next(i for i, d in enumerate(distinct) if d is real), j) for j, real in enumerate(reals)]
+        loss = self.region(self.discriminator_loss)(netD, distinct, pairs, fakes)
         optimizer.zero_grad(set_to_none=True)
         self.backward(loss)
         self.step(optimizer, {name: loss})
@@ -159,6 +168,7 @@ class CycleGANModel(BaseModel):
 
     def optimize_parameters(self):
         """One iteration: forward; an Adam step of all generators (and predictors); one of D_A, then D_B."""
+        self.begin_iteration()
         discriminators = [self.netD_A, self.netD_B]
         # D's gradients from the generators' loss would be discarded before D's own step: skip them
         self.set_requires_grad(discriminators, False)

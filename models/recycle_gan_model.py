@@ -106,6 +106,12 @@ class RecycleGANModel(CycleGANModel):
             losses[f'Pred_{Y}_GAN'] = self.gan_loss(D, [the('pred_' + Y)])
         return losses
 
+    def half_forward(self, X, Y):
+        """forward_half and half_losses: one region for --compile (compiled once per half)."""
+        with self.autocast():
+            self.forward_half(X, Y)
+            return self.half_losses(X, Y)
+
     def compute_G_losses(self):
         for X, Y in HALVES:
             for name, loss in self.half_losses(X, Y).items():
@@ -118,9 +124,7 @@ class RecycleGANModel(CycleGANModel):
         # frees its activations early (gradients add up to the same sums)
         self.loss_G, done = 0, None
         for X, Y in HALVES:
-            with self.autocast():
-                self.forward_half(X, Y)
-                losses = self.half_losses(X, Y)
+            losses = self.region(self.half_forward)(X, Y)
             for name, loss in losses.items():
                 setattr(self, 'loss_' + name, loss)
             self.loss_G = self.loss_G + sum(losses.values()).detach()

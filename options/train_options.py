@@ -38,7 +38,9 @@ class TrainOptions(BaseOptions):
         add('--amp', default=None, choices=['bf16', 'fp16'],
             help='mixed precision (autocast; fp16 adds a gradient scaler): faster, not the authors\' numbers')
         add('--channels_last', action='store_true', help='channels-last memory format for networks and images')
-        add('--compile', action='store_true', help='torch.compile every network (falls back to eager if unavailable)')
+        add('--compile', nargs='?', const='default', default=None, choices=['default', 'reduce-overhead', 'max-autotune'],
+            help='torch.compile the forward-and-loss regions of the step (falls back to eager if unavailable); '
+                 'reduce-overhead and max-autotune also capture CUDA graphs on a GPU')
         add('--nan_policy', default='stop', choices=['stop', 'skip'],
             help='when a loss becomes inf or nan: stop (keeping the last checkpoint) or skip that step')
         return parser

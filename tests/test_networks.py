@@ -30,7 +30,7 @@ def build(config, **kw):
 LISTINGS = sorted(glob.glob(os.path.join(REFERENCE, 'state_dicts', '*.txt')))
 
 
-def test_there_are_twelve_listings():
+def test_the_twelve_reference_listings_are_all_here():
     assert len(LISTINGS) == 12
 
 
@@ -73,7 +73,7 @@ def test_norm_none_keeps_the_instance_layout_with_biases():
 
 
 @pytest.mark.parametrize('which, downs', [('unet_32', 5), ('unet_64', 6), ('unet_128', 7), ('unet_256', 8)])
-def test_unet_depth_and_output_shape(which, downs):
+def test_unet_n_has_log2_n_levels_and_keeps_the_image_size(which, downs):
     net = networks.define_G(3, 2, 4, which, 'instance')
     assert net.num_downs == downs
     side = 2 ** downs
@@ -94,7 +94,7 @@ def test_full_prediction_predictor_is_refused_before_allocation():
     assert time.perf_counter() - start < 5
 
 
-def test_predictors_take_two_frames():
+def test_predictors_map_two_frames_to_one():
     x0, x1 = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
     for which in ('unet_64', 'prediction', 'resnet_6blocks'):
         net = networks.define_P(3, 4, 2, which, 'instance')
@@ -138,7 +138,7 @@ def test_unet_skip_carries_leaky_relu_of_the_input():
     torch.testing.assert_close(out[:, :4], torch.nn.functional.leaky_relu(x, 0.2))
 
 
-def test_discriminator_output_shapes():
+def test_discriminators_give_patch_score_maps_of_the_expected_size():
     x = torch.randn(2, 3, 64, 64)
     assert networks.define_D(3, 8, 'basic')(x).shape == (2, 1, 6, 6)
     assert networks.define_D(3, 8, 'n_layers', 2)(x).shape == (2, 1, 14, 14)
@@ -146,7 +146,7 @@ def test_discriminator_output_shapes():
 
 
 @pytest.mark.parametrize('init_type', networks.INIT_TYPES)
-def test_init_types(init_type):
+def test_init_types_give_the_authors_weight_statistics(init_type):
     torch.manual_seed(0)
     net = networks.define_G(3, 3, 16, 'resnet_6blocks', 'batch', init_type=init_type)
     conv = net.model[4].weight  # 32 x 16 x 3 x 3
@@ -174,7 +174,7 @@ def test_unknown_names_are_one_line_errors():
         assert '\n' not in str(err.value)
 
 
-def test_gan_loss():
+def test_gan_loss_is_least_squares_or_the_authors_sigmoid_bce():
     pred = torch.tensor([[0.2, -1.0], [3.0, 0.5]])
     lsgan = networks.GANLoss(use_lsgan=True)
     assert lsgan(pred, True).item() == pytest.approx(((pred - 1) ** 2).mean().item())

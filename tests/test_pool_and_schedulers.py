@@ -83,7 +83,7 @@ def test_lambda_schedule_is_the_authors_rule():
     assert schedule('lambda', 4, epoch_count=4) == pytest.approx([0.6, 0.4, 0.2, 0.0])
 
 
-def test_step_schedule():
+def test_step_schedule_divides_by_ten_every_lr_decay_iters_epochs():
     assert schedule('step', 6) == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
 
 
@@ -92,6 +92,6 @@ def test_plateau_schedule_cuts_by_five_after_patience():
     assert lrs[:7] == pytest.approx([1.0] * 7) and lrs[7] == pytest.approx(0.2)
 
 
-def test_unknown_policy():
+def test_an_unknown_lr_policy_is_a_one_line_error():
     with pytest.raises(UserError, match='--lr_policy'):
         schedule('cosine', 1)

@@ -122,7 +122,7 @@ def nan_after(n_steps):
 def test_a_nan_loss_stops_and_keeps_the_last_checkpoint(tiny_data, tmp_path, monkeypatch):
     monkeypatch.setattr(RecycleGANModel, 'compute_G_losses', nan_after(5))
     args = train_args(tiny_data, tmp_path, 'nan', '--nThreads', '0', '--save_latest_freq', '2')
-    with pytest.raises(UserError, match=r'loss G_A is nan at epoch 1, iteration 5: training stopped'):
+    with pytest.raises(UserError, match=r'loss G_A is nan at epoch 1, iteration 5: training stopped; no weight changed'):
         train.main(args)
     state = checkpoint.load(tmp_path / 'nan' / checkpoint.STATE_FILE)
     assert state['progress']['total_steps'] == 4
@@ -136,8 +136,8 @@ def test_nan_policy_skip_skips_and_counts(tiny_data, tmp_path, monkeypatch):
     model = train.main(train_args(tiny_data, tmp_path, 'skip', '--nThreads', '0', '--nan_policy', 'skip'))
     assert model.skipped_steps == 3  # the G steps of iterations 30, 31, 32
     assert all(torch.isfinite(p).all() for p in model.netG_A.parameters())
-    notes = [l for l in open(tmp_path / 'skip' / 'loss_log.txt') if 'skipped a step' in l]
-    assert len(notes) == 3 and '(3 skipped so far)' in notes[-1]
+    notes = [l for l in open(tmp_path / 'skip' / 'loss_log.txt') if 'skipped 1 step(s)' in l]
+    assert len(notes) == 3 and '(3 so far)' in notes[-1]
 
 
 def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):

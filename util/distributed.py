@@ -54,15 +54,17 @@ def teardown():
         dist.destroy_process_group()
 
 
-def average_gradients(parameters):
-    """Replace every gradient by its mean over the processes."""
+def average_gradients(parameters, extra=None):
+    """Replace every gradient by its mean over the processes; return `extra` (a small tensor) summed over them."""
     if world_size() == 1:
-        return
+        return extra
     grads = [p.grad for p in parameters if p.grad is not None]
-    for work in [dist.all_reduce(g, async_op=True) for g in grads]:
+    extra = None if extra is None else extra.clone()
+    for work in [dist.all_reduce(g, async_op=True) for g in grads + ([extra] if extra is not None else [])]:
         work.wait()
     for g in grads:
         g.div_(world_size())
+    return extra
 
 
 def mean(value):
