@@ -75,6 +75,9 @@ def warp(images, flow):
 
 
 def random_noise(shape, noise_level, device=None, generator=None):
-    """Gaussian noise of the given shape with std s = noise_level * (1 + u), u uniform on [0, 1), one s per call."""
+    """Gaussian noise of the given shape with std s = noise_level * (1 + u), u uniform on [0, 1), one s per call;
+    noise_level 0 draws nothing, so that the flows drawn next do not depend on the batch size."""
+    if noise_level == 0:
+        return torch.zeros(shape, device=device)
     std = noise_level * (1 + torch.rand((), device=device, generator=generator))
     return torch.randn(shape, device=device, generator=generator) * std
