@@ -131,7 +131,8 @@ def test_the_content_loss_takes_its_encoder_from_a_file_only(tmp_path):
     with pytest.raises(UserError, match=r'^--lambda_content_B > 0 needs the VGG encoder\'s weights: pass --vgg_path'):
         create_model(train_options(tmp_path, *UNSUP, '--lambda_content_B', '1'))
     with pytest.raises(UserError, match='--vgg_path .*nowhere.pth does not exist'):
-        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--vgg_path', str(tmp_path / 'nowhere.pth')))
+        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--vgg_path',
+                                   str(tmp_path / 'nowhere.pth')))
     wrong = tmp_path / 'wrong.pth'
     torch.save({'0.weight': torch.zeros(1)}, wrong)
     with pytest.raises(UserError, match='wrong.pth is from another architecture'):
