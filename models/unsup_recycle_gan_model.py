@@ -82,11 +82,10 @@ class UnsupRecycleGANModel(CycleGANModel):
     def draw(self, term):
         """(flow, noise) for one term: a flow (2, H, W) for the whole batch and noise shaped as the image the
         term warps (x for Unsup_X, G_X(x) for UnCyc_X)."""
-        X = term[-1]
-        x = getattr(self, 'real_' + X)[0]
-        channels = getattr(self, 'real_' + ('B' if X == 'A' else 'A'))[0].shape[1] if term.startswith('UnCyc') \
-            else x.shape[1]
-        n, _, height, width = x.shape
+        X, Y = next(half for half in HALVES if half[0] == term[-1])
+        n, _, height, width = getattr(self, 'real_' + X)[0].shape
+        warped_domain = Y if term.startswith('UnCyc') else X
+        channels = getattr(self, 'real_' + warped_domain)[0].shape[1]
         flow = synthetic_flow.random_flow(height, width, self.opt.motion_level, self.opt.shift_level, self.device)
         return flow, synthetic_flow.random_noise((n, channels, height, width), self.opt.noise_level, self.device)
 

@@ -273,3 +273,19 @@ def test_two_processes_of_batch_1_equal_one_of_batch_2(tmp_path):
             atol = 1e-7 if key.endswith('bias') else 1e-9
             torch.testing.assert_close(model.network(name).state_dict()[key], value, rtol=1e-7, atol=atol,
                                        msg=f'{name}.{key}')
+
+
+def test_each_term_draws_noise_shaped_as_the_image_it_warps(tmp_path):
+    """Gray A frames, colour B frames: UnCyc_A warps G_A(a) (colour), Unsup_A warps a (gray); a wrong shape
+    would broadcast silently."""
+    opt = train_options(tmp_path, *UNSUP, '--input_nc', '1')
+    model = create_model(opt)
+    model.setup(opt)
+    batch = batch_of(opt, triplets=False, n=3)
+    batch['A'] = batch['A'][:, :1]
+    model.set_input(batch)
+    shapes = {term: tuple(model.draw(term)[1].shape) for term in ('UnCyc_A', 'UnCyc_B', 'Unsup_A', 'Unsup_B')}
+    assert shapes == {'UnCyc_A': (3, 3, 32, 32), 'UnCyc_B': (3, 1, 32, 32), 'Unsup_A': (3, 1, 32, 32),
+                      'Unsup_B': (3, 3, 32, 32)}
+    assert model.draw('Unsup_A')[0].shape == (2, 32, 32)  # one flow for the batch
+    model.optimize_parameters()
