@@ -63,6 +63,9 @@ class UnsupRecycleGANModel(CycleGANModel):
             raise UserError(f'--scale_level {opt.scale_level}: only 0 is supported (the reference code\'s default; its '
                             f'scale branch is unused there and fails above 600 px)')
         content = [d for d in 'AB' if self.weight('Cont_' + d) > 0]
+        if content and (opt.input_nc, opt.output_nc) != (3, 3):
+            raise UserError(f'--lambda_content_{content[0]} > 0 compares VGG features of colour images: it needs '
+                            f'--input_nc 3 and --output_nc 3')
         if content:
             self.encoder = self.place(vgg.load_encoder(opt.vgg_path, f'--lambda_content_{content[0]}'))
 

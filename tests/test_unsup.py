@@ -133,6 +133,9 @@ def test_the_content_loss_takes_its_encoder_from_a_file_only(tmp_path):
     with pytest.raises(UserError, match='--vgg_path .*nowhere.pth does not exist'):
         create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--vgg_path',
                                    str(tmp_path / 'nowhere.pth')))
+    with pytest.raises(UserError, match='--lambda_content_A > 0 compares VGG features of colour images: it needs '
+                                        '--input_nc 3 and --output_nc 3'):
+        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--output_nc', '1'))
     wrong = tmp_path / 'wrong.pth'
     torch.save({'0.weight': torch.zeros(1)}, wrong)
     with pytest.raises(UserError, match='wrong.pth is from another architecture'):
