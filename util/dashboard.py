@@ -5,7 +5,7 @@
 
 train.py (--display_id 1, the default) sends its losses and images to it. `python -m visdom.server`
 downloads its page's JavaScript from CDNs at every start and crashes offline; this server uses the
-copies scripts/visdom_assets.py put into visdom's static/ folder at install time. It listens on
+copies util/visdom_assets.py put into visdom's static/ folder at install time. It listens on
 127.0.0.1 unless --host says otherwise: it has no password, so from another machine reach it through
 an SSH tunnel (docs/dashboard.md) rather than opening it to the network.
 """
@@ -23,7 +23,7 @@ from tornado.web import StaticFileHandler
 from visdom.server import app as visdom_app
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts import visdom_assets  # noqa: E402
+from util import visdom_assets  # noqa: E402
 from util.errors import UserError, run_cli  # noqa: E402
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
@@ -60,7 +60,7 @@ def main(argv=None):
     args = parse(argv)
     static, version = visdom_assets.visdom_static()
     if not visdom_assets.is_installed(static, version):
-        raise UserError(f'{static}: visdom\'s web assets are missing; run `python scripts/visdom_assets.py` '
+        raise UserError(f'{static}: visdom\'s web assets are missing; run `python -m util.visdom_assets` '
                         f'once (bash scripts/install.sh does it)')
     try:  # before visdom creates --env_path
         sockets = bind_sockets(args.port, address=args.host)
