@@ -199,7 +199,7 @@ def test_dashboard_shows_the_runs_losses_and_images(browser, dashboard, trained,
     assert wait_for(lambda: browser.evaluate(ready, await_promise=True), 'MathJax') == mathjax
     loaded = browser.evaluate("performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus])")
     assert len(loaded) > 10 and all(url.startswith(f'http://127.0.0.1:{port}/') for url, _ in loaded), loaded
-    assert [entry for entry in loaded if entry[1] != 200] == []  # none missing (404)
+    assert [entry for entry in loaded if not 200 <= entry[1] < 300] == []  # none missing (404), favicon included
     assert any(f'/js/mathjax/{mathjax}/' in url for url, _ in loaded)
     keep_screenshot(browser.screenshot(), tmp_path / 'dashboard.png')
     assert Image.open(tmp_path / 'dashboard.png').size == (1280, 800)
@@ -214,6 +214,15 @@ def test_html_page_shows_the_loss_plot(browser, trained, tmp_path):
     assert size == [800, 350]
     assert browser.evaluate("document.querySelectorAll('img[src^=\"images/epoch002_\"]').length") >= 10
     keep_screenshot(browser.screenshot(), tmp_path / 'html_page.png')
+
+
+def test_dashboard_answers_the_pages_favicon_with_no_content(dashboard):
+    port, _ = dashboard
+    for path in ('/env/favicon.png', '/favicon.ico'):  # the page's link, from /env/<name>; a browser's default
+        with urllib.request.urlopen(f'http://127.0.0.1:{port}{path}', timeout=30) as response:
+            assert response.status == 204 and response.read() == b''
+    with urllib.request.urlopen(f'http://127.0.0.1:{port}/env/main', timeout=30) as response:  # visdom's own
+        assert response.status == 200 and b'<html' in response.read().lower()
 
 
 def test_dashboard_is_not_reachable_from_the_network_by_default(dashboard):

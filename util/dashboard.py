@@ -19,7 +19,7 @@ import sys
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
-from tornado.web import StaticFileHandler
+from tornado.web import RequestHandler, StaticFileHandler
 from visdom.server import app as visdom_app
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,6 +37,14 @@ class StaticFiles(StaticFileHandler):
     def get_version(cls, settings, path):
         outside = os.path.normpath(path).startswith('..')
         return None if outside else super().get_version(settings, path)
+
+
+class NoIcon(RequestHandler):
+    """visdom's page links a favicon.png that visdom does not have (0.3.0 answers 404, 0.2.4 sends the page
+    itself): answer that there is none, so the browser's console stays clean."""
+
+    def get(self):
+        self.set_status(204)
 
 
 def parse(argv):
@@ -75,6 +83,7 @@ def main(argv=None):
     visdom_app.tornado_settings['autoreload'] = False
     visdom_app.tornado_settings['static_handler_class'] = StaticFiles
     application = visdom_app.Application(port=args.port, env_path=args.env_path)
+    application.add_handlers(r'.*', [(r'.*/favicon\.(?:png|ico)', NoIcon)])  # checked before visdom's own
     HTTPServer(application, max_buffer_size=1024 ** 3).add_sockets(sockets)  # visdom's limit: big images
     if args.host not in LOOPBACK:
         print(f'warning: listening on {args.host}: anyone who can reach this machine can open the dashboard',
