@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from . import html, util
+from .errors import warn_once
 
 VISDOM_TIMEOUT_S = 5
 GRID_PAD = 2  # pixels between the frames of the visdom image grid
@@ -53,9 +54,8 @@ class Visualizer:
         if self.use_html:
             os.makedirs(self.img_dir, exist_ok=True)
         self.log_name = os.path.join(opt.checkpoints_dir, opt.name, 'loss_log.txt')
-        if opt.isTrain:
-            with open(self.log_name, 'a') as f:
-                f.write(f'================ Training Loss ({time.strftime("%c")}) ================\n')
+        # written with the first line, so that a run which fails to start leaves the log as it was
+        self.log_header = f'================ Training Loss ({time.strftime("%c")}) ================\n'
 
     # -- visdom ---------------------------------------------------------------------------------
     def _visdom(self, send):
@@ -156,8 +156,13 @@ class Visualizer:
     def log_line(self, message):
         """Print a line and append it to loss_log.txt."""
         log(message)
-        with open(self.log_name, 'a') as f:
-            f.write(message + '\n')
+        try:
+            with open(self.log_name, 'a') as f:
+                f.write(self.log_header + message + '\n')
+            self.log_header = ''
+        except OSError as err:  # the log must never stop training
+            warn_once(f'cannot write {self.log_name} ({err.strerror or err}); training goes on, its losses are '
+                      f'printed only')
 
 
 def save_images(webpage, visuals, image_path, aspect_ratio=1.0, width=256):
