@@ -193,6 +193,14 @@ class ClipTriplets:
                 if min(h, w) < opt.fineSize:
                     raise UserError(f'{clip.source}: frames are {w}x{h} after --resize_or_crop {opt.resize_or_crop}, '
                                     f'smaller than --fineSize {opt.fineSize}; lower --fineSize')
+        elif opt.batchSize > 1:
+            for clip in self.clips:
+                if clip.shape[1:] != self.clips[0].shape[1:]:
+                    size, first = clip.shape[2:0:-1], self.clips[0].shape[2:0:-1]
+                    raise UserError(f'{clip.source}: frames are {size[0]}x{size[1]} after --resize_or_crop '
+                                    f'{opt.resize_or_crop}, those of {self.clips[0].source} {first[0]}x{first[1]}: '
+                                    f'the frames of a batch (--batchSize {opt.batchSize}) need one size; use '
+                                    f'--batchSize 1 or a cropping --resize_or_crop')
         self.ends = np.cumsum(counts)  # ends[i]: the number of the first triplet after clip i
 
     def __len__(self):
