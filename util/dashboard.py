@@ -54,7 +54,10 @@ def parse(argv):
                         help='address to listen on; 0.0.0.0 opens it to every network interface, without a password')
     parser.add_argument('--env_path', default=os.path.join(os.path.expanduser('~'), '.visdom'),
                         help='folder of saved visdom environments (loaded at start, written by the page\'s Save)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 2 ** 16:  # 0 or a larger number would make it listen on some other port
+        raise UserError(f'--port {args.port}: a port is a number from 1 to 65535')
+    return args
 
 
 def url(host, port):
