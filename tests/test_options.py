@@ -49,7 +49,7 @@ def test_the_authors_abbreviation_gpu(tmp_path):
 
 @pytest.mark.parametrize('model, identity, dataset_mode', [
     ('recycle_gan', 0.0, 'unaligned_triplet'), ('reCycle_gan', 0.5, 'unaligned_triplet'),
-    ('cycle_gan', 0.5, 'unaligned')])
+    ('cycle_gan', 0.5, 'unaligned'), ('unsup_recycle_gan', 0.0, 'unaligned'), ('unsup_single', 0.0, 'unaligned')])
 def test_models_declare_their_defaults(tmp_path, model, identity, dataset_mode):
     opt = parse(tmp_path, '--model', model)
     assert (opt.identity, opt.dataset_mode) == (identity, dataset_mode)
