@@ -12,10 +12,14 @@ translates a finished one. Writes <checkpoints_dir>/<name>/ (as train.py does, p
 and retarget_log.txt) and <results_dir>/<name>/: <a>_as_<b>.mp4, <a>_as_<b>_side_by_side.mp4
 (input | output), with --both <b>_as_<a>.mp4 too, and index.html.
 """
-import argparse
-import sys
+import time
 
-from util.errors import UserError, run_cli
+START = time.perf_counter()  # the budget counts from the command's start, imports included
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+
+from util.errors import UserError, run_cli  # noqa: E402
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,7 +60,11 @@ def parse(argv):
 def main(argv=None):
     from util import retarget  # after parsing: --help needs no torch
     args, passthrough = parse(sys.argv[1:] if argv is None else argv)
-    return retarget.run(args, passthrough)
+    try:
+        return retarget.run(args, passthrough, START)
+    except KeyboardInterrupt:  # before or after training (train.py handles its own Ctrl-C)
+        print('interrupted: run the same command again to go on', file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == '__main__':

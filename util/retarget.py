@@ -10,11 +10,10 @@ once trained, only translates; other inputs or flags under the same --name stop 
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
-import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -40,7 +39,7 @@ MIN_ITERATIONS = 50  # the smallest run worth training: fewer steps leave the ge
 MAX_SIZE = {'cuda': 256, 'cpu': 64}  # the authors' 256 px on a GPU; a CPU takes seconds a step even at 64 px
 SIZES = (256, 128, 64, 32)  # unet_<size> predictors exist for these frame sizes
 EPOCH_MIN_S = 300  # save (end an epoch) at least this often, so that a kill loses at most a few minutes
-TIMED_STEPS, WARMUP_STEPS = 3, 1
+TIMED_STEPS, WARMUP_STEPS = 3, 2  # the first steps also set up kernels and memory: slower than the rest
 # train.py flags retarget sets itself: schedule and data come from the plan and the two inputs
 OWN_FLAGS = {'--niter': '--minutes/--iterations', '--n_epochs': '--minutes/--iterations',
              '--niter_decay': '--minutes/--iterations', '--n_epochs_decay': '--minutes/--iterations',
@@ -176,9 +175,17 @@ def flag_pairs(argv):
 
 
 def check_passthrough(argv):
+    """Flags retarget.py sets itself, and flags or values train.py would refuse, as one-line errors now."""
     for flag, _ in flag_pairs(argv):
         if flag in OWN_FLAGS:
             raise UserError(f'{flag} is set by retarget.py from {OWN_FLAGS[flag]}; leave it out')
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        try:
+            TrainOptions().gather_options(['--dataroot', '.', *argv])
+        except SystemExit:  # argparse's usage and error lines: keep the error
+            error = (said.getvalue().strip().splitlines() or ['?'])[-1].split('error: ', 1)[-1]
+            raise UserError(f'{error} (flags other than retarget.py\'s go to train.py: see python train.py '
+                            f'--help)') from None
 
 
 def training_flags(argv):
@@ -187,20 +194,23 @@ def training_flags(argv):
                   if flag not in DISPLAY_FLAGS and flag != '--debug')
 
 
-def passed_value(argv, flag, default=None):
-    values = [v for f, v in flag_pairs(argv) if f == flag]
-    return values[-1][0] if values and values[-1] else default
+def gpu_ids(argv):
+    """The GPUs a passed-through --gpu_ids names, else [0] where CUDA is available, else none."""
+    values = [v for f, v in flag_pairs(argv) if f in ('--gpu_ids', '--gpu')]
+    if not values:
+        return [0] if torch.cuda.is_available() else []
+    return TrainOptions.resolve_gpu_ids(values[-1][0] if values[-1] else '', argv)
 
 
-def base_argv(args, passthrough, dataroot, size, load, device):
-    """train.py's command line before the plan: the authors' Recycle-GAN settings, then the user's flags
-    (later flags win, so any of these can be overridden)."""
+def base_argv(args, dataroot, size, load, device):
+    """train.py's command line before the plan and the user's flags: the authors' Recycle-GAN settings
+    (the user's flags come after them, and the later flag wins)."""
     return ['--dataroot', dataroot, '--name', args.name, '--checkpoints_dir', args.checkpoints_dir,
             '--model', 'recycle_gan', '--dataset_mode', 'video',
             '--which_model_netG', 'resnet_6blocks', '--which_model_netP', f'unet_{size}',
             '--no_dropout', '--pool_size', '0',  # identity 0 is recycle_gan's own default (the authors')
             '--resize_or_crop', 'scale_width_and_crop', '--loadSize', str(load), '--fineSize', str(size),
-            '--gpu_ids', '0' if device == 'cuda' else '-1', *passthrough]
+            '--gpu_ids', '0' if device == 'cuda' else '-1']
 
 
 # -- timing ----------------------------------------------------------------------------------------------
@@ -217,9 +227,9 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def time_training(argv, frame_size):
+def time_training(argv, frame_size, on_step=lambda: None):
     """Timing of argv's training run, measured on a throwaway model: WARMUP_STEPS untimed iterations,
-    then the mean of TIMED_STEPS, one save into a temporary folder, and the generator on one frame."""
+    then the median of TIMED_STEPS, one save into a temporary folder, and the generator on one frame."""
     start = time.perf_counter()
     opt = TrainOptions().parse(argv)
     loader = create_dataset(opt)
@@ -238,6 +248,7 @@ def time_training(argv, frame_size):
         sync(model.device)
         if i >= WARMUP_STEPS:
             times.append(time.perf_counter() - t)
+        on_step()
     del batches, loader
     with tempfile.TemporaryDirectory(dir=model.save_dir) as folder:
         model.save_dir, t = folder, time.perf_counter()
@@ -253,7 +264,7 @@ def time_training(argv, frame_size):
             model.netG_A(frame)
             sync(model.device)
             frame_times.append(time.perf_counter() - t)
-    return Timing(statistics.mean(times), save_s, setup_s, frame_times[-1])
+    return Timing(statistics.median(times), save_s, setup_s, frame_times[-1])
 
 
 def amp_choices(device, requested):
@@ -301,9 +312,9 @@ def choose_epochs(iterations, step_s, save_s, epochs=None):
     if epochs:
         return min(epochs, iterations)
     train_s = iterations * step_s
-    ideal = max(math.sqrt(train_s / max(save_s, 1e-3)), train_s / EPOCH_MIN_S)
-    low, high = max(2, math.floor(ideal / 1.25)), max(2, math.ceil(ideal * 1.25))
-    candidates = [e for e in range(low, high + 1) if e <= min(200, iterations)] or [min(2, iterations)]
+    most = min(200, iterations)
+    ideal = min(most, max(2.0, math.sqrt(train_s / max(save_s, 1e-3)), train_s / EPOCH_MIN_S))
+    candidates = range(min(most, max(2, math.floor(ideal / 1.25))), min(most, math.ceil(ideal * 1.25)) + 1)
     return min(candidates, key=lambda e: (iterations % e, abs(e - ideal)))
 
 
@@ -312,27 +323,35 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
     `iterations`; a budget too small for MIN_ITERATIONS is a UserError saying the smallest that works."""
     translate_s = translate_frames * timing.frame_s
     other_s = spent_s + 2 * timing.setup_s + translate_s
-    if iterations is None:
-        # saves depend on the number of epochs, which depends on the iterations: two passes settle it
-        n = int((budget_s - other_s) / timing.step_s)
-        for _ in range(2):
-            e = choose_epochs(max(n, 1), timing.step_s, timing.save_s, epochs)
-            n = int((budget_s - other_s - (e + 1) * timing.save_s) / timing.step_s)
-        if n < MIN_ITERATIONS:
-            need = other_s + MIN_ITERATIONS * timing.step_s + 3 * timing.save_s
-            raise UserError(f'--minutes {budget_s / 60:g} is too short for even {MIN_ITERATIONS} iterations here '
-                            f'({timing.step_s:.2f} s each, {other_s / 60:.1f} min to decode, time and translate): '
-                            f'the smallest useful run needs --minutes {math.ceil(need / 6) / 10:g}')
-        iterations = n
-    e = choose_epochs(iterations, timing.step_s, timing.save_s, epochs)
-    epoch_size = iterations // e
-    niter = math.ceil(e / 2)  # the authors' 100 + 100: half at the full rate, half decaying
-    train_s = e * epoch_size * timing.step_s + (e + 1) * timing.save_s  # + the last epoch's numbered weights
-    return Plan(e * epoch_size, e, epoch_size, niter, e - niter, timing.step_s, train_s, other_s, translate_s)
+
+    def plan(n):
+        e = choose_epochs(n, timing.step_s, timing.save_s, epochs)
+        epoch_size = n // e
+        niter = math.ceil(e / 2)  # the authors' 100 + 100: half at the full rate, half decaying
+        train_s = e * epoch_size * timing.step_s + (e + 1) * timing.save_s  # + the last epoch's numbered weights
+        return Plan(e * epoch_size, e, epoch_size, niter, e - niter, timing.step_s, train_s, other_s, translate_s)
+
+    if iterations is not None:
+        return plan(iterations)
+    n = max(MIN_ITERATIONS, int((budget_s - other_s) / timing.step_s))
+    result = plan(n)
+    # the saves depend on the number of epochs, which depends on the iterations: settle both
+    while n > MIN_ITERATIONS and result.total_s > budget_s:
+        n = max(MIN_ITERATIONS, n - math.ceil((result.total_s - budget_s) / timing.step_s))
+        result = plan(n)
+    if result.total_s > budget_s:
+        raise UserError(f'--minutes {budget_s / 60:g} is too short for even {MIN_ITERATIONS} iterations here '
+                        f'({timing.step_s:.2f} s each, {other_s / 60:.1f} min to decode, time and translate): '
+                        f'the smallest useful run needs --minutes {math.ceil(result.total_s / 6) / 10:g}')
+    return result
 
 
 def schedule_argv(plan, batch_size):
-    return ['--niter', str(plan.niter), '--niter_decay', str(plan.niter_decay),
+    """The plan's schedule for train.py, and the dashboard's and page's snapshots at every epoch's end at
+    least (display every divisor of an epoch's examples up to 100: the snapshot also lands on its end)."""
+    epoch = plan.epoch_size * batch_size
+    display = max(d for d in range(1, min(100, epoch) + 1) if epoch % d == 0)
+    return ['--display_freq', str(display), '--update_html_freq', str(epoch), '--niter', str(plan.niter), '--niter_decay', str(plan.niter_decay),
             '--epoch_size', str(plan.epoch_size * batch_size), '--save_epoch_freq', str(plan.epochs),
             '--save_latest_freq', str(10 ** 12)]  # saves at each epoch's end, which the plan paid for
 
@@ -386,11 +405,12 @@ class JobBar:
     """One bar over the whole job, counting estimated seconds of work: at each phase's start it is set
     to the time spent and the phase's estimate, so its ETA covers decoding, training and translating."""
 
-    def __init__(self, stdout):
+    def __init__(self, stdout, started):
         self.stdout = stdout
-        self.bar = tqdm(total=1, smoothing=0, file=sys.stderr, dynamic_ncols=True,
+        # disable=None: no bar where stderr is not a terminal (logs, pipes, tests)
+        self.bar = tqdm(total=1, smoothing=0, file=sys.stderr, dynamic_ncols=True, disable=None,
                         bar_format='{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}')
-        self.start = time.perf_counter()
+        self.start = started
         self.count, self.of, self.unit, self.each_s = 0, 0, '', 0.0
 
     def phase(self, name, of, each_s, later_s=0.0, done=0):
@@ -406,6 +426,11 @@ class JobBar:
         counts = f' {self.count:,}/{self.of:,}' if self.of else ''
         self.bar.set_description_str(f'{self.name}{counts}', refresh=False)
         self.bar.refresh()
+
+    def tick(self):
+        """Count the time spent as done, for a phase that has no units to count (timing steps)."""
+        self.bar.n = min(time.perf_counter() - self.start, self.bar.total)
+        self.bar.update(0)
 
     def update(self, n=1):
         self.count += n
@@ -423,8 +448,9 @@ class JobBar:
 
 
 # -- the job ---------------------------------------------------------------------------------------------
-def run(args, passthrough):
-    """The whole job for retarget.py's parsed arguments and the flags passed through to train.py."""
+def run(args, passthrough, started):
+    """The whole job for retarget.py's parsed arguments and the flags passed through to train.py;
+    started: time.perf_counter() when the command started (the budget counts from there)."""
     import test as tester  # noqa: the entry points' functions, run in this process
     import train as trainer
 
@@ -435,8 +461,7 @@ def run(args, passthrough):
     args.name = args.name or f'{stems[0]}_to_{shorts[0]}'
     folder = os.path.join(args.checkpoints_dir, args.name)
     results = os.path.join(args.results_dir, args.name)
-    gpu = passed_value(passthrough, '--gpu_ids', '0' if torch.cuda.is_available() else '-1')
-    device = 'cuda' if any(int(i) >= 0 for i in gpu.split(',') if i.strip().lstrip('-').isdigit()) else 'cpu'
+    device = 'cuda' if gpu_ids(passthrough) else 'cpu'
     size = choose_size(sides, device, args.size)
     load = load_size(sides, size)
     fingerprint = {'inputs': {d: {'path': os.path.abspath(s.path), 'identity': s.identity()} for d, s in zip('AB', sides)},
@@ -456,18 +481,20 @@ def run(args, passthrough):
                             f'afresh under this name, or pick another --name')
     os.makedirs(folder, exist_ok=True)
     dataroot = link_inputs(sides, os.path.join(folder, 'inputs'))
-    argv = base_argv(args, passthrough, dataroot, size, load, device)
+    authors = base_argv(args, dataroot, size, load, device)
     frame_sizes = [translation_size(s, load) for side in sides for s in side.sizes]
     largest_frame = max(frame_sizes, key=lambda s: s[0] * s[1])
     translate_frames = sides[0].frames + (sides[1].frames if args.both else 0)
 
-    real_stdout = sys.stdout
     log_path = os.path.join(folder, 'retarget_log.txt')
-    bar = JobBar(real_stdout)
+    bar = JobBar(sys.stdout, started)
+    planned_now = record is None
     try:
+        # train.py's and test.py's own output (options, losses, saves) goes to the log, not between the bar's lines
         with open(log_path, 'a') as log, contextlib.redirect_stdout(log):
-            if record is None:
-                record = plan_run(args, argv, sides, fingerprint, largest_frame, translate_frames, bar)
+            if planned_now:
+                record = plan_run(args, authors, passthrough, fingerprint, largest_frame, translate_frames, bar,
+                                  started)
                 write_record(folder, record)
                 if args.plan_only:
                     return None
@@ -481,7 +508,9 @@ def run(args, passthrough):
             outputs = translate(tester, record, plan, sides, shorts, results, args, bar)
     finally:
         bar.close()
-    print(f'log of this run (train.py\'s output, options, losses): {log_path}')
+    took = (time.perf_counter() - bar.start) / 60
+    print(f'done in {took:.1f} min' + (f' (planned: {plan.total_s / 60:.1f} min)' if planned_now else ''))
+    print(f'log (train.py\'s output, options, losses): {log_path}')
     print(f'training page: {os.path.join(folder, "web", "index.html")}')
     print(f'results page:  {os.path.join(results, "index.html")}')
     for path in outputs:
@@ -489,16 +518,23 @@ def run(args, passthrough):
     return outputs
 
 
-def plan_run(args, argv, sides, fingerprint, largest_frame, translate_frames, bar):
-    """Decode the inputs, time training steps, and return the run's record with its plan (printed)."""
-    start = time.perf_counter()
-    opt = TrainOptions().parse(argv)  # also checks every passed-through flag, before any work
+def decode(argv, bar):
+    """Decode the clips argv's training reads into its frame cache (those not there yet); returns its options."""
+    opt = TrainOptions().parse(argv)
     clips = [find_clips(os.path.join(opt.dataroot, 'train' + d)) for d in 'AB']
     cache = opt.frame_cache or os.path.join(opt.checkpoints_dir, 'frame_cache')
     os.makedirs(cache, exist_ok=True)
     bar.phase('decoding', sum(len(c) for side in clips for c in side), 0.01)
     for side_clips in clips:
         cache_clips(side_clips, opt, cache, progress=bar)
+    return opt
+
+
+def plan_run(args, authors, passthrough, fingerprint, largest_frame, translate_frames, bar, started):
+    """Decode the inputs, time training steps, and return the run's record with its plan (printed)."""
+    start = time.perf_counter()
+    argv = authors + passthrough
+    opt = decode(argv, bar)  # parsing argv also checks every passed-through flag, before any work
     decoded_s = time.perf_counter() - start
     # translating reads each frame again and encodes it: about twice a decode (5 ms a frame if all was cached)
     io_s = 2 * (decoded_s / bar.count if bar.count else 0.005)
@@ -506,21 +542,22 @@ def plan_run(args, argv, sides, fingerprint, largest_frame, translate_frames, ba
     timings = {}
     for amp in amp_choices('cuda' if opt.gpu_ids else 'cpu', args.amp):
         bar.phase(f'timing {amp or "fp32"} steps', 0, 0, 60)
-        timings[amp] = time_training(argv + (['--amp', amp] if amp else []), largest_frame)
+        timings[amp] = time_training(argv + (['--amp', amp] if amp else []), largest_frame, bar.tick)
     amp = min(timings, key=lambda a: timings[a].step_s)
     if len(timings) > 1:
         bar.say('precision: ' + ', '.join(f'{a or "fp32"} {t.step_s:.3f} s a step' for a, t in timings.items()) +
                 f' measured here: training in {amp or "fp32"}')
     timing = dataclasses.replace(timings[amp], frame_s=timings[amp].frame_s + io_s)
     budget_s = args.minutes * 60 if args.minutes is not None else None
-    plan = make_plan(timing, time.perf_counter() - start, translate_frames, budget_s, args.iterations,
+    plan = make_plan(timing, time.perf_counter() - started, translate_frames, budget_s, args.iterations,
                      args.epochs)
     plan.amp = amp
     batch_size = opt.batchSize
     bar.say(f'plan: {plan.describe(opt.fineSize)}' + (f', budget {args.minutes:g} min' if budget_s else ''))
     bar.say(f'      decoding took {decoded_s:.0f} s; a save {timing.save_s:.1f} s, a translated frame '
             f'{timing.frame_s * 1000:.0f} ms')
-    train_argv = argv + (['--amp', amp] if amp else []) + schedule_argv(plan, batch_size)
+    # the user's flags last: they may change what retarget.py chose (but not the schedule: check_passthrough)
+    train_argv = authors + (['--amp', amp] if amp else []) + schedule_argv(plan, batch_size) + passthrough
     return {'inputs': fingerprint['inputs'], 'flags': fingerprint['flags'], 'plan': dataclasses.asdict(plan),
             'batch_size': batch_size, 'train_argv': train_argv, 'trained': False}
 
@@ -532,9 +569,14 @@ def train(trainer, record, plan, folder, bar):
     if os.path.exists(os.path.join(folder, checkpoint.STATE_FILE)):
         argv = argv + ['--continue_train']
         bar.say(f'resuming at iteration {done:,} of {plan.iterations:,}')
+    decode(argv, bar)  # again only if the frame cache was deleted since
     saves_s = plan.train_s - plan.iterations * plan.step_s
     bar.phase('training', plan.iterations, plan.step_s, later_s=saves_s + plan.translate_s, done=done)
-    trainer.main(argv, on_step=bar.update)
+    try:
+        trainer.main(argv, on_step=bar.update)
+    except SystemExit as stop:  # Ctrl-C or SIGTERM: train.py saved the latest state and stops
+        bar.say('stopped after saving the latest state: run the same command again to resume')
+        raise stop
 
 
 def translate(tester, record, plan, sides, shorts, results, args, bar):
