@@ -60,7 +60,9 @@ def crossed(total, step, freq):
     return total // freq > (total - step) // freq
 
 
-def main(argv=None):
+def main(argv=None, on_step=None):
+    """Train as the command line (or argv) says; on_step(), if given, is called after every iteration
+    (retarget.py's progress bar, which then stands in for the epoch's bar)."""
     options = TrainOptions()
     opt = options.parse(argv)
     distributed.setup(opt)
@@ -118,7 +120,7 @@ def main(argv=None):
             # the authors count examples, not batches: epoch_iter, total_steps and the *_freq flags
             dataset.sampler.set_epoch(epoch, start=progress['examples_done'])
             bar = tqdm(dataset, desc=f'epoch {epoch}/{last_epoch}', unit='batch', leave=False,
-                       disable=not distributed.is_main())
+                       disable=not distributed.is_main() or on_step is not None)
             iter_data_time = time.time()
             try:
                 for data in bar:
@@ -134,6 +136,8 @@ def main(argv=None):
                     if opt.lr_policy == 'plateau':
                         loss_G_sum += model.loss_G.detach()
                         progress['n_steps'] += 1
+                    if on_step is not None:
+                        on_step()
 
                     printing = crossed(total_steps, global_batch, opt.print_freq)
                     displaying = crossed(total_steps, global_batch, opt.display_freq)
