@@ -63,7 +63,11 @@ def test_test_model_declares_model_suffix(tmp_path):
 
 
 def test_opt_txt_is_written_and_marks_changed_values(tmp_path):
-    parse(tmp_path, '--name', 'run', '--ngf', '16')
+    options = TrainOptions()
+    opt = options.parse(['--dataroot', 'x', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1', '--name', 'run',
+                         '--ngf', '16'])
+    assert not os.path.exists(os.path.join(tmp_path, 'run', 'opt.txt'))  # train.py writes it once the run loaded
+    options.write(opt)
     text = open(os.path.join(tmp_path, 'run', 'opt.txt')).read()
     assert 'ngf: 16' in text and '[default: 64]' in text
     assert 'lambda_A: 10.0' in text

@@ -259,7 +259,9 @@ def test_on_the_command_line_it_is_one_line_and_exit_status_2(tmp_path):
 
 def test_an_error_in_a_loader_worker_ends_the_run(tmp_path):
     """The worker's error reaches the user as one line, and the run exits instead of waiting on its workers."""
-    root = write_image_folders(tmp_path / 'bad', {'trainA': {'a.png': b'not an image'}, 'trainB': {'b.png': None}})
+    Image.effect_noise((96, 32), 64).save(tmp_path / 'whole.png')
+    cut = (tmp_path / 'whole.png').read_bytes()[:200]  # a whole header (the scan at the start passes it), cut pixels
+    root = write_image_folders(tmp_path / 'bad', {'trainA': {'a.png': cut}, 'trainB': {'b.png': None}})
     result = run_script('train.py', *TINY, '--model', 'recycle_gan', '--dataroot', root, '--nThreads', '2',
                         '--checkpoints_dir', str(tmp_path), check=False, timeout=120)
     assert result.returncode == 2
