@@ -4,6 +4,7 @@ files of another layout, or data that changed under a half-done epoch, are one l
 two network files is detected at load."""
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -122,13 +123,10 @@ def test_a_finished_run_has_nothing_to_do_and_changes_nothing(run, tiny_data):
      'latest_net_P_A.pth does not exist'),
     (['--lr_policy', 'step'], "latest_train_state.pth is of another model or optimizer layout (schedulers not "
                               "['StepLR', 'StepLR', 'StepLR'] (--lr_policy step))"),
-    (['--max_dataset_size', '3'], None),  # see test_data_that_shrank_under_a_half_done_epoch_is_refused
 ])
 def test_a_failed_continue_train_changes_none_of_the_saved_run(args, message, run, tiny_data):
-    if message is None:
-        return
     before = snapshot(run)
-    with pytest.raises(UserError, match=message.replace('(', r'\(').replace(')', r'\)').replace('[', r'\[')):
+    with pytest.raises(UserError, match=re.escape(message)):
         train.main(['--dataroot', tiny_data, '--checkpoints_dir', str(run), '--name', 'run', *FLAGS,
                     '--niter', '3', '--continue_train', *args])
     assert snapshot(run) == before  # opt.txt too: the error says to read it
