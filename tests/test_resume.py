@@ -101,6 +101,16 @@ def test_the_step_policy_follows_a_new_lr_decay_iters(tiny_data, tmp_path):
     assert lrs(model) == pytest.approx(fresh_lrs(tiny_data, tmp_path, 3, *args), rel=1e-12)  # rounding of 0.1 x 0.1
 
 
+def test_the_plateau_policy_keeps_its_reductions_scaled_by_a_new_lr(tiny_data, tmp_path):
+    train.main(['--dataroot', tiny_data, '--checkpoints_dir', str(tmp_path), '--name', 'run', *FLAGS,
+                '--lr_policy', 'plateau', '--niter', '1', '--niter_decay', '1'])
+    state = checkpoint.load(str(tmp_path / 'run' / checkpoint.STATE_FILE))
+    state['optimizers'][0]['param_groups'][0]['lr'] = 0.0002 * 0.2  # as if it had reduced G's rate once
+    checkpoint.save(state, str(tmp_path / 'run' / checkpoint.STATE_FILE))
+    _, model, _ = resumed(tmp_path, tiny_data, '--lr_policy', 'plateau', '--niter', '3', '--lr', '0.0004')
+    assert lrs(model) == pytest.approx([0.0004 * 0.2, 0.0004, 0.0004], rel=1e-12)  # x 0.0004 / 0.0002
+
+
 def test_unchanged_flags_keep_the_saved_rates_exactly(run, tiny_data):
     state = checkpoint.load(str(run / 'run' / checkpoint.STATE_FILE))
     _, model, _ = resumed(run, tiny_data, '--niter', '1', '--niter_decay', '2')
