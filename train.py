@@ -72,7 +72,7 @@ def main(argv=None):
     model.setup(opt)
     visualizer = Visualizer(opt) if distributed.is_main() else Quiet()
     progress = checkpoint.resume(opt, model, dataset.sampler, visualizer, dataset_size)
-    check_epochs_left(opt, progress['epoch'])
+    check_epochs_left(opt, progress['epoch'], 'the saved run')
     if distributed.is_main():  # only now: a run that failed to load leaves the saved run's opt.txt as it was
         options.write(opt)
     world = distributed.world_size()
