@@ -66,7 +66,7 @@ def test_only_the_first_process_writes(tiny_data, tmp_path):
              '--update_html_freq', '4', log_dir=tmp_path / 'logs')
     folder = tmp_path / 'ck' / 'ddp'
     expected = {f'{label}_net_{n}.pth' for label in ('latest', '1') for n in NETS}
-    expected |= {'opt.txt', 'loss_log.txt', 'web', checkpoint.STATE_FILE}
+    expected |= {'opt.txt', 'loss_log.txt', 'web', checkpoint.STATE_FILE, 'latest_nets.json', '1_nets.json'}
     assert set(os.listdir(folder)) == expected  # no temporary or duplicate files
     log = (folder / 'loss_log.txt').read_text().splitlines()
     assert log[0].startswith('====') and len(log) == 5  # 8 examples in steps of 2 x 1, printed every 2
