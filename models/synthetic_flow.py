@@ -70,8 +70,10 @@ def warp(images, flow):
                             torch.arange(width, device=flow.device, dtype=flow.dtype), indexing='ij')
     x = 2 * (xs - flow[0]) / (width - 1) - 1
     y = 2 * (ys - flow[1]) / (height - 1) - 1
-    grid = torch.stack([x, y], dim=-1).expand(n, height, width, 2).to(images.dtype)
-    return F.grid_sample(images, grid, mode='bilinear', padding_mode='border', align_corners=False)
+    # at least float32: bf16 coordinates would be off by up to a pixel at 256 px (--amp)
+    dtype = torch.promote_types(images.dtype, torch.float32)
+    grid = torch.stack([x, y], dim=-1).expand(n, height, width, 2).to(dtype)
+    return F.grid_sample(images.to(dtype), grid, mode='bilinear', padding_mode='border', align_corners=False)
 
 
 def random_noise(shape, noise_level, device=None, generator=None):

@@ -63,6 +63,9 @@ class UnsupRecycleGANModel(CycleGANModel):
             raise UserError(f'--scale_level {opt.scale_level}: only 0 is supported (the reference code\'s default; its '
                             f'scale branch is unused there and fails above 600 px)')
         content = [d for d in 'AB' if self.weight('Cont_' + d) > 0]
+        if content and (opt.input_nc, opt.output_nc) != (3, 3):
+            raise UserError(f'--lambda_content_{content[0]} > 0 compares VGG features of colour images: it needs '
+                            f'--input_nc 3 and --output_nc 3')
         if content:
             self.encoder = self.place(vgg.load_encoder(opt.vgg_path, f'--lambda_content_{content[0]}'))
 
@@ -82,11 +85,10 @@ class UnsupRecycleGANModel(CycleGANModel):
     def draw(self, term):
         """(flow, noise) for one term: a flow (2, H, W) for the whole batch and noise shaped as the image the
         term warps (x for Unsup_X, G_X(x) for UnCyc_X)."""
-        X = term[-1]
-        x = getattr(self, 'real_' + X)[0]
-        channels = getattr(self, 'real_' + ('B' if X == 'A' else 'A'))[0].shape[1] if term.startswith('UnCyc') \
-            else x.shape[1]
-        n, _, height, width = x.shape
+        X, Y = next(half for half in HALVES if half[0] == term[-1])
+        n, _, height, width = getattr(self, 'real_' + X)[0].shape
+        warped_domain = Y if term.startswith('UnCyc') else X
+        channels = getattr(self, 'real_' + warped_domain)[0].shape[1]
         flow = synthetic_flow.random_flow(height, width, self.opt.motion_level, self.opt.shift_level, self.device)
         return flow, synthetic_flow.random_noise((n, channels, height, width), self.opt.noise_level, self.device)
 

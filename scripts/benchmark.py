@@ -71,8 +71,8 @@ def measure(bench, opt):
     frames = len(model.real_A) + len(model.real_B)  # those a step uses: unsup_recycle_gan takes one of a triplet
     if bench.authors:
         if type(model).__name__ not in AUTHORS_STEPS:
-            raise UserError(f'--authors and --against_authors time the authors\' step of {", ".join(AUTHORS_STEPS.values())} '
-                            f'only, not --model {opt.model}')
+            raise UserError(f'--authors and --against_authors time the authors\' step of '
+                            f'{", ".join(AUTHORS_STEPS.values())} only, not --model {opt.model}')
         authors = AuthorsStep(model, opt)
         batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
         step = lambda: authors.step(batch)  # noqa: E731

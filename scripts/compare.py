@@ -175,7 +175,8 @@ def summarise(records, reference, styles):
     summary = {}
     for run in [r for r in RUNS if r in runs]:
         seeds = sorted(runs[run], key=lambda r: r['seed'])
-        entry = {'model': RUNS[run][0], 'flags': RUNS[run][1], 'note': RUNS[run][2], 'seeds': [r['seed'] for r in seeds],
+        entry = {'model': RUNS[run][0], 'flags': RUNS[run][1], 'note': RUNS[run][2],
+                 'seeds': [r['seed'] for r in seeds],
                  'iterations': seeds[0]['iterations'], 'train_seconds': [r['train_seconds'] for r in seeds],
                  'resumed_training': [r['resumed_training'] for r in seeds], 'scores': {}}
         for direction, metrics in METRICS.items():
@@ -299,9 +300,10 @@ def write_chart(summary, info, path):
     fig.legend(*axes.flat[0].get_legend_handles_labels(), loc='outside right upper')
     seeds = sorted({s for r in runs for s in summary['runs'][r]['seeds']})
     iterations = summary['runs'][runs[0]]['iterations'] if runs else 0
-    fig.suptitle(f'{iterations} iterations per run, seeds {", ".join(map(str, seeds))}, {info["size"]} px. Bars: means; '
-                 f'error bars: ± std over seeds; dots: single seeds; † (hatched): ablation, not the authors\' setting.\n'
-                 f'Higher accuracy and IoU are better, lower warp error; the change ratio is best near the grey reference')
+    fig.suptitle(f'{iterations} iterations per run, seeds {", ".join(map(str, seeds))}, {info["size"]} px. Bars: '
+                 f'means; error bars: ± std over seeds; dots: single seeds; † (hatched): ablation, not the authors\' '
+                 f'setting.\nHigher accuracy and IoU are better, lower warp error; the change ratio is best near the '
+                 f'grey reference')
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -374,7 +376,8 @@ def run_comparison(args, seeds):
     iterations = (args.niter + args.niter_decay) * info['counts']['trainA']
     reference_path = os.path.join(args.runs_dir, f'{REFERENCE}.json')
     if read_run(args, reference_path) is None:
-        write_json(reference_path, {'run': REFERENCE, 'budget': reference_budget(args), 'scores': score_both_ways(args)})
+        write_json(reference_path, {'run': REFERENCE, 'budget': reference_budget(args),
+                                    'scores': score_both_ways(args)})
     for seed in seeds:  # seed by seed: an interrupted comparison has whole seeds for every run first
         for run in args.models.split(','):
             path = run_path(args, run, seed)

@@ -81,7 +81,7 @@ def test_run_batches_frames_into_one_call(tmp_path):
     assert calls == [2, 2, 2]
 
 
-@pytest.mark.parametrize('model_name', ['recycle_gan', 'reCycle_gan', 'cycle_gan'])
+@pytest.mark.parametrize('model_name', ['recycle_gan', 'reCycle_gan', 'cycle_gan', 'unsup_recycle_gan'])
 def test_test_time_translation_of_single_frames(tmp_path, model_name):
     from options.test_options import TestOptions
     from conftest import TINY

@@ -122,3 +122,13 @@ def test_noise_std_is_between_one_and_two_noise_levels():
     # 24,576 values a draw: each std is within 1 % of its s, and s is uniform on [0.001, 0.002)
     assert stds.min() > 0.001 * 0.99 and stds.max() < 0.002 * 1.01
     assert stds.max() - stds.min() > 0.0008
+
+
+def test_warp_samples_in_float32_under_bf16_autocast():
+    """Under --amp bf16 the warped image keeps float32 coordinates: the same as warping in float32."""
+    case = golden('unsup_recycle.pt')
+    images, flow = case['batches'][0]['A1'][:1, :, :64, :64], case['draws'][0][0]['flow'][:, :64, :64] + 0.3
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        warped = warp(images.bfloat16(), flow)
+    # only the input's bf16 rounding remains (relative 2^-9 of values in [-1, 1])
+    assert (warped.float() - warp(images.bfloat16().float(), flow)).abs().max() < 1e-6

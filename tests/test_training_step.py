@@ -192,7 +192,8 @@ def test_the_unsupervised_step_compiles_without_graph_breaks(tmp_path, flags):
     model.synthetic = {term: model.draw(term) for term in ('UnCyc_A', 'UnCyc_B', 'Unsup_A', 'Unsup_B')}
     with torch.no_grad():
         fakes = [model.netG_A(model.real_A[0])]
-    for name, (fn, *args) in {'generators': (model.generator_forward,),
-                              'D_A loss': (model.discriminator_loss, model.netD_A, model.real_B, [(0, 0)], fakes)}.items():
+    regions = {'generators': (model.generator_forward,),
+               'D_A loss': (model.discriminator_loss, model.netD_A, model.real_B, [(0, 0)], fakes)}
+    for name, (fn, *args) in regions.items():
         explained = torch._dynamo.explain(fn)(*args)
         assert (explained.graph_count, explained.graph_break_count) == (1, 0), (name, explained.break_reasons)

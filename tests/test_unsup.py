@@ -131,7 +131,11 @@ def test_the_content_loss_takes_its_encoder_from_a_file_only(tmp_path):
     with pytest.raises(UserError, match=r'^--lambda_content_B > 0 needs the VGG encoder\'s weights: pass --vgg_path'):
         create_model(train_options(tmp_path, *UNSUP, '--lambda_content_B', '1'))
     with pytest.raises(UserError, match='--vgg_path .*nowhere.pth does not exist'):
-        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--vgg_path', str(tmp_path / 'nowhere.pth')))
+        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--vgg_path',
+                                   str(tmp_path / 'nowhere.pth')))
+    with pytest.raises(UserError, match='--lambda_content_A > 0 compares VGG features of colour images: it needs '
+                                        '--input_nc 3 and --output_nc 3'):
+        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--output_nc', '1'))
     wrong = tmp_path / 'wrong.pth'
     torch.save({'0.weight': torch.zeros(1)}, wrong)
     with pytest.raises(UserError, match='wrong.pth is from another architecture'):
@@ -272,3 +276,19 @@ def test_two_processes_of_batch_1_equal_one_of_batch_2(tmp_path):
             atol = 1e-7 if key.endswith('bias') else 1e-9
             torch.testing.assert_close(model.network(name).state_dict()[key], value, rtol=1e-7, atol=atol,
                                        msg=f'{name}.{key}')
+
+
+def test_each_term_draws_noise_shaped_as_the_image_it_warps(tmp_path):
+    """Gray A frames, colour B frames: UnCyc_A warps G_A(a) (colour), Unsup_A warps a (gray); a wrong shape
+    would broadcast silently."""
+    opt = train_options(tmp_path, *UNSUP, '--input_nc', '1')
+    model = create_model(opt)
+    model.setup(opt)
+    batch = batch_of(opt, triplets=False, n=3)
+    batch['A'] = batch['A'][:, :1]
+    model.set_input(batch)
+    shapes = {term: tuple(model.draw(term)[1].shape) for term in ('UnCyc_A', 'UnCyc_B', 'Unsup_A', 'Unsup_B')}
+    assert shapes == {'UnCyc_A': (3, 3, 32, 32), 'UnCyc_B': (3, 1, 32, 32), 'Unsup_A': (3, 1, 32, 32),
+                      'Unsup_B': (3, 3, 32, 32)}
+    assert model.draw('Unsup_A')[0].shape == (2, 32, 32)  # one flow for the batch
+    model.optimize_parameters()
