@@ -136,8 +136,8 @@ def test_resume_after_a_kill_then_a_changed_input_is_noticed(tmp_path):
     assert not record['trained']
 
     result = run(tmp, a, b, '--iterations', '40', '--epochs', '4', '--name', 'run')
-    resumed_at = int(result.stdout.split('resuming at iteration ')[1].split()[0])
-    assert resumed_at in (10, 20, 30)  # an epoch's end, where the killed run saved
+    resumed_at = int(result.stdout.split('resuming at epoch ')[1].split()[0])
+    assert resumed_at in (2, 3, 4)  # after an epoch's end, where the killed run saved
     assert 'resuming from' in open(os.path.join(tmp, 'ck', 'run', 'retarget_log.txt')).read()  # train.py's word
     assert video_info(os.path.join(tmp, 'res', 'run', 'walk_day_as_night.mp4')).frames == 9
     assert os.path.exists(os.path.join(tmp, 'ck', 'run', '4_net_G_A.pth'))
@@ -181,6 +181,35 @@ def test_plan_keeps_to_the_budget(timing, minutes):
     # the saves at the epochs' ends are paid for, and are at most a few minutes apart
     assert plan.train_s == pytest.approx(plan.iterations * timing.step_s + (plan.epochs + 1) * timing.save_s)
     assert plan.epoch_size * timing.step_s <= retarget.EPOCH_MIN_S * 1.25
+
+
+@pytest.mark.parametrize('slowdown', [0.5, 1.0, 2.5])
+def test_the_deadline_ends_the_epochs_on_time(monkeypatch, slowdown):
+    """Training on a machine `slowdown` times slower than timed: every epoch runs (the learning-rate
+    schedule completes) and training ends on time, not slowdown times later."""
+    plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, budget_s=1800)
+    clock = [0.0]
+    monkeypatch.setattr(retarget.time, 'perf_counter', lambda: clock[0])
+    end = plan.setup_s + plan.train_s
+    cap = int(plan.epoch_size * retarget.HEADROOM)
+    deadline = retarget.Deadline(end, plan.epochs, 0, cap, plan, on_step=lambda: None)
+    clock[0] += plan.setup_s
+    iterations = []
+    for _ in range(plan.epochs):
+        n = 0
+        while n < cap:  # train.py's epoch: up to cap iterations, or until on_step says the epoch is over
+            clock[0] += plan.step_s * slowdown
+            n += 1
+            if deadline():
+                break
+        iterations.append(n)
+        clock[0] += plan.save_s
+    clock[0] += plan.save_s  # the last epoch's numbered weights
+    if slowdown <= 1:  # on time or early: each epoch its planned iterations, or the cap when faster
+        assert iterations == [min(cap, round(plan.epoch_size / slowdown))] * plan.epochs
+    else:  # late: the epochs shrink alike, and training still ends by the deadline (to within a step)
+        assert max(iterations) - min(iterations) <= 1
+        assert end - plan.step_s * slowdown <= clock[0] <= end + plan.step_s * slowdown
 
 
 def test_a_budget_too_small_says_the_smallest_that_works():
