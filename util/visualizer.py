@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from . import html, util
+from . import util
 
 VISDOM_TIMEOUT_S = 5
 GRID_PAD = 2  # pixels between the frames of the visdom image grid
@@ -122,6 +122,7 @@ class Visualizer:
 
     # -- HTML page and log ------------------------------------------------------------------------
     def update_html(self, epoch, labels):
+        from . import html  # dominate only where a page is written (--no_html runs, scripts/gpu_check.py, need none)
         page = html.HTML(self.web_dir, f'Experiment name = {self.name}', refresh=1)
         if self.plot_data['X']:
             self.save_loss_plot(os.path.join(self.web_dir, LOSS_PLOT))
