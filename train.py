@@ -60,7 +60,10 @@ def crossed(total, step, freq):
     return total // freq > (total - step) // freq
 
 
-def main(argv=None):
+def main(argv=None, on_step=None):
+    """Train as the command line (or argv) says. on_step(), if given, is called after every iteration
+    (retarget.py: its progress bar stands in for the epoch's bar); when it returns True the epoch ends
+    there, with its usual learning-rate step and save (retarget.py's deadline)."""
     options = TrainOptions()
     opt = options.parse(argv)
     distributed.setup(opt)
@@ -118,7 +121,7 @@ def main(argv=None):
             # the authors count examples, not batches: epoch_iter, total_steps and the *_freq flags
             dataset.sampler.set_epoch(epoch, start=progress['examples_done'])
             bar = tqdm(dataset, desc=f'epoch {epoch}/{last_epoch}', unit='batch', leave=False,
-                       disable=not distributed.is_main())
+                       disable=not distributed.is_main() or on_step is not None)
             iter_data_time = time.time()
             try:
                 for data in bar:
@@ -153,6 +156,8 @@ def main(argv=None):
                     # one process reads its flag; several agree through a collective, so only now and then
                     if (world == 1 or printing or total_steps % (STOP_CHECK_EVERY * global_batch) == 0) and \
                             distributed.any_process(stop.signum, model.device):
+                        break
+                    if on_step is not None and on_step():
                         break
                     iter_data_time = time.time()
             except torch.OutOfMemoryError:

@@ -128,14 +128,18 @@ def clip_identity(clip):
     return [(path, stat.st_size, stat.st_mtime_ns) for path, stat in stats]
 
 
-def cache_clips(clips, opt, folder):
-    """The CachedClips of clips at opt's scaling, decoding into `folder` those not cached before."""
+def cache_clips(clips, opt, folder, progress=None):
+    """The CachedClips of clips at opt's scaling, decoding into `folder` those not cached before
+    (progress: an object whose update() is called per decoded frame, instead of a progress bar)."""
     datas = []
     for clip in clips:
         key = json.dumps([clip_identity(clip), opt.resize_or_crop, opt.loadSize, opt.fineSize])
         datas.append(os.path.join(folder, hashlib.sha1(key.encode()).hexdigest()[:24] + '.rgb'))
     todo = [(clip, data) for clip, data in zip(clips, datas) if not os.path.exists(data + '.json')]
-    if todo:
+    if todo and progress is not None:
+        for clip, data in todo:
+            decode_into(clip, opt, data, progress)
+    elif todo:
         with tqdm(total=sum(len(clip) for clip, _ in todo), unit='frame',
                   desc=f'decoding {len(todo)} clip(s) into {folder}') as progress:
             for clip, data in todo:

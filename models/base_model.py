@@ -35,6 +35,7 @@ class BaseModel:
     and implements set_input, forward and optimize_parameters. `name` is its --model.
     """
     name = None
+    aliases = ()  # other names --model accepts for it
 
     @staticmethod
     def modify_commandline_options(parser, is_train):

@@ -49,7 +49,7 @@ class BaseOptions:
         add('--dataset_mode', default='unaligned',
             help='how data are loaded: unaligned (single frames) | unaligned_triplet (the authors\' strips of '
                  'three frames) | single (one folder, for test.py)')
-        add('--model', default='cycle_gan', help='recycle_gan | reCycle_gan | cycle_gan | test')
+        add('--model', default='cycle_gan', help=' | '.join(models.model_names()))
         add('--which_direction', '--direction', dest='which_direction', default='AtoB', choices=['AtoB', 'BtoA'],
             help='AtoB or BtoA')
         add('--nThreads', '--num_threads', dest='nThreads', type=int, default=2, help='data loading workers')

@@ -5,7 +5,7 @@
 
 train.py (--display_id 1, the default) sends its losses and images to it. `python -m visdom.server`
 downloads its page's JavaScript from CDNs at every start and crashes offline; this server uses the
-copies scripts/visdom_assets.py put into visdom's static/ folder at install time. It listens on
+copies util/visdom_assets.py put into visdom's static/ folder at install time. It listens on
 127.0.0.1 unless --host says otherwise: it has no password, so from another machine reach it through
 an SSH tunnel (docs/dashboard.md) rather than opening it to the network.
 """
@@ -19,11 +19,11 @@ import sys
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
-from tornado.web import StaticFileHandler
+from tornado.web import RequestHandler, StaticFileHandler
 from visdom.server import app as visdom_app
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts import visdom_assets  # noqa: E402
+from util import visdom_assets  # noqa: E402
 from util.errors import UserError, run_cli  # noqa: E402
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
@@ -37,6 +37,14 @@ class StaticFiles(StaticFileHandler):
     def get_version(cls, settings, path):
         outside = os.path.normpath(path).startswith('..')
         return None if outside else super().get_version(settings, path)
+
+
+class NoIcon(RequestHandler):
+    """visdom's page links a favicon.png that visdom does not have (0.3.0 answers 404, 0.2.4 sends the page
+    itself): answer that there is none, so the browser's console stays clean."""
+
+    def get(self):
+        self.set_status(204)
 
 
 def parse(argv):
@@ -63,7 +71,7 @@ def main(argv=None):
     args = parse(argv)
     static, version = visdom_assets.visdom_static()
     if not visdom_assets.is_installed(static, version):
-        raise UserError(f'{static}: visdom\'s web assets are missing; run `python scripts/visdom_assets.py` '
+        raise UserError(f'{static}: visdom\'s web assets are missing; run `python -m util.visdom_assets` '
                         f'once (bash scripts/install.sh does it)')
     try:  # before visdom creates --env_path
         sockets = bind_sockets(args.port, address=args.host)
@@ -78,6 +86,7 @@ def main(argv=None):
     visdom_app.tornado_settings['autoreload'] = False
     visdom_app.tornado_settings['static_handler_class'] = StaticFiles
     application = visdom_app.Application(port=args.port, env_path=args.env_path)
+    application.add_handlers(r'.*', [(r'.*/favicon\.(?:png|ico)', NoIcon)])  # checked before visdom's own
     HTTPServer(application, max_buffer_size=1024 ** 3).add_sockets(sockets)  # visdom's limit: big images
     if args.host not in LOOPBACK:
         print(f'warning: listening on {args.host}: anyone who can reach this machine can open the dashboard',

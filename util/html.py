@@ -44,13 +44,13 @@ class HTML:
                                 p(txt)
 
     def add_videos(self, files, height):
-        """One table row playing and linking each video of <web_dir>/videos."""
+        """One table row playing and linking each video (paths relative to web_dir, e.g. videos/clip.mp4)."""
         with self.doc, table(border=1, style='table-layout: fixed;'), tr():
             for file in files:
                 with td(style='word-wrap: break-word;', halign='center', valign='top'):
-                    video(src=f'videos/{file}', controls=True, style=f'height:{height}px')
+                    video(src=file, controls=True, style=f'height:{height}px')
                     br()
-                    a(file, href=f'videos/{file}')
+                    a(os.path.basename(file), href=file)
 
     def add_image(self, src, alt, width=None):
         """One standalone image (path relative to web_dir), e.g. a plot."""
