@@ -157,7 +157,8 @@ def test_a_decompression_bomb_is_one_line_naming_the_file(tmp_path, monkeypatch)
 
 
 def test_an_image_smaller_than_the_crop_is_named_with_its_size(tmp_path):
-    root = image_folders(tmp_path / 'data', {'a.png': Image.new('RGB', (32, 32)), 'small.png': Image.new('RGB', (24, 40))})
+    root = image_folders(tmp_path / 'data', {'a.png': Image.new('RGB', (32, 32)),
+                                             'small.png': Image.new('RGB', (24, 40))})
     with pytest.raises(UserError, match=r'trainA/small.png is 24x40, 24x40 after --resize_or_crop crop: smaller than '
                                         r'the --fineSize 32 crop'):
         create_dataset(dataset_opt(tmp_path, root, '--resize_or_crop', 'crop'))

@@ -2,7 +2,6 @@
 HTML page warn once and training goes on; test.py's mp4s, the frame cache and evaluate.py's --json are one line;
 evaluate.py's --motion files and dashboards answering HTTP errors are handled as the user would expect."""
 import http.server
-import json
 import os
 import threading
 from types import SimpleNamespace
