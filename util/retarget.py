@@ -297,6 +297,12 @@ class Plan:
     amp: str = None
 
     @property
+    def cap(self):
+        """train.py's epoch in iterations: under a deadline HEADROOM times the planned ones, which an epoch
+        may run if the machine gets faster (the Deadline ends it on time otherwise)."""
+        return math.ceil(self.epoch_size * HEADROOM) if self.deadline else self.epoch_size
+
+    @property
     def total_s(self):
         return self.train_s + self.other_s
 
@@ -353,12 +359,11 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
 
 def schedule_argv(plan, batch_size):
     """The plan's schedule for train.py, and the dashboard's and page's snapshots at every epoch's end at
-    least (display every divisor of an epoch's examples up to 100: the snapshot also lands on its end).
-    Under a deadline an epoch may run HEADROOM times its planned iterations, if the machine gets faster."""
-    epoch = math.ceil(plan.epoch_size * (HEADROOM if plan.deadline else 1)) * batch_size
+    least (display every divisor of an epoch's examples up to 100: the snapshot also lands on its end)."""
+    epoch = plan.cap * batch_size
     display = max(d for d in range(1, min(100, epoch) + 1) if epoch % d == 0)
-    return ['--display_freq', str(display), '--update_html_freq', str(epoch), '--niter', str(plan.niter), '--niter_decay', str(plan.niter_decay),
-            '--epoch_size', str(plan.epoch_size * batch_size), '--save_epoch_freq', str(plan.epochs),
+    return ['--display_freq', str(display), '--update_html_freq', str(epoch), '--niter', str(plan.niter),
+            '--niter_decay', str(plan.niter_decay), '--epoch_size', str(epoch), '--save_epoch_freq', str(plan.epochs),
             '--save_latest_freq', str(10 ** 12)]  # saves at each epoch's end, which the plan paid for
 
 
@@ -615,8 +620,7 @@ def train(trainer, record, plan, folder, bar):
     on_step = bar.update
     if plan.deadline:
         end = time.perf_counter() + train_s
-        cap = math.ceil(plan.epoch_size * HEADROOM)
-        on_step = Deadline(end, left, examples // record['batch_size'], cap, plan, bar.update)
+        on_step = Deadline(end, left, examples // record['batch_size'], plan.cap, plan, bar.update)
         bar.phase('training', plan.iterations, plan.step_s, later_s=plan.translate_s + plan.setup_s, done=done,
                   end=end)
     else:
