@@ -179,7 +179,7 @@ def test_plan_keeps_to_the_budget(timing, minutes):
     budget = minutes * 60
     plan = retarget.make_plan(timing, spent_s=25.0, translate_frames=300, budget_s=budget)
     assert plan.total_s <= budget
-    assert plan.total_s >= 0.97 * budget  # "within a few percent"
+    assert plan.total_s >= 0.98 * budget  # "within a few percent"
     assert plan.iterations == plan.epochs * plan.epoch_size
     assert 2 <= plan.epochs <= 200 and plan.niter + plan.niter_decay == plan.epochs
     # the saves at the epochs' ends are paid for, and are at most a few minutes apart

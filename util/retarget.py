@@ -350,6 +350,11 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
     while n > MIN_ITERATIONS and result.total_s > budget_s:
         n = max(MIN_ITERATIONS, n - math.ceil((result.total_s - budget_s) / timing.step_s))
         result = plan(n)
+    # a few more iterations may fit where the division into epochs left a remainder
+    for more in range(n + 1, n + 2 * result.epochs + 2):
+        candidate = plan(more)
+        if candidate.total_s <= budget_s and candidate.iterations > result.iterations:
+            result = candidate
     if result.total_s > budget_s:
         raise UserError(f'--minutes {budget_s / 60:g} is too short for even {MIN_ITERATIONS} iterations here '
                         f'({timing.step_s:.2f} s each, {other_s / 60:.1f} min to decode, time and translate): '
