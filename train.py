@@ -18,7 +18,7 @@ from tqdm import tqdm
 from data import create_dataset
 from models import create_model
 from models.divergence_guard import NonFiniteLoss
-from options.train_options import TrainOptions
+from options.train_options import TrainOptions, check_epochs_left
 from util import checkpoint, distributed
 from util.errors import UserError, run_cli
 from util.util import seed_everything
@@ -64,7 +64,8 @@ def main(argv=None, on_step=None):
     """Train as the command line (or argv) says. on_step(), if given, is called after every iteration
     (retarget.py: its progress bar stands in for the epoch's bar); when it returns True the epoch ends
     there, with its usual learning-rate step and save (retarget.py's deadline)."""
-    opt = TrainOptions().parse(argv)
+    options = TrainOptions()
+    opt = options.parse(argv)
     distributed.setup(opt)
     if opt.seed is not None:
         seed_everything(opt.seed)
@@ -73,7 +74,10 @@ def main(argv=None, on_step=None):
     model = create_model(opt)
     model.setup(opt)
     visualizer = Visualizer(opt) if distributed.is_main() else Quiet()
-    progress = checkpoint.resume(opt, model, dataset.sampler, visualizer)
+    progress = checkpoint.resume(opt, model, dataset.sampler, visualizer, dataset_size)
+    check_epochs_left(opt, progress['epoch'])
+    if distributed.is_main():  # only now: a run that failed to load leaves the saved run's opt.txt as it was
+        options.write(opt)
     world = distributed.world_size()
     if world > 1:  # each process its own dropout masks and pool draws
         seed_everything(dataset.sampler.seed + distributed.rank() + progress['total_steps'])

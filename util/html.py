@@ -4,6 +4,7 @@ import os
 import dominate
 from dominate.tags import a, br, h3, img, meta, p, table, td, tr, video
 
+from .errors import UserError
 from .util import atomic_write
 
 
@@ -12,7 +13,11 @@ class HTML:
         """refresh > 0 makes the browser reload the page every `refresh` seconds."""
         self.web_dir = web_dir
         self.img_dir = os.path.join(web_dir, 'images')
-        os.makedirs(self.img_dir, exist_ok=True)
+        try:
+            os.makedirs(self.img_dir, exist_ok=True)
+        except OSError as err:
+            raise UserError(f'cannot create {self.img_dir} ({err.strerror or err}): pick a folder you can write to '
+                            f'(--results_dir, --checkpoints_dir)') from None
         self.doc = dominate.document(title=title)
         if refresh > 0:
             with self.doc.head:
