@@ -32,7 +32,7 @@ from options.train_options import TrainOptions
 from util import checkpoint
 from util.errors import UserError
 from util.html import HTML
-from util.util import atomic_save, atomic_write
+from util.util import atomic_write
 
 RECORD = 'retarget.json'
 MIN_ITERATIONS = 50  # the smallest run worth training: fewer steps leave the generators near their initialisation
@@ -254,7 +254,7 @@ def time_training(argv, frame_size, on_step=lambda: None):
     with tempfile.TemporaryDirectory(dir=model.save_dir) as folder:
         model.save_dir, t = folder, time.perf_counter()
         model.save_networks('latest')
-        atomic_save(model.training_state(), os.path.join(folder, checkpoint.STATE_FILE))
+        checkpoint.save(model.training_state(), os.path.join(folder, checkpoint.STATE_FILE))  # as save_latest does
         save_s = time.perf_counter() - t
     nc = domain_channels(opt)[0]
     frame = torch.zeros(1, nc, frame_size[1], frame_size[0], device=model.device)
