@@ -103,7 +103,7 @@ def test_a_rerun_only_translates(finished):
     video = os.path.join(tmp, 'res', 'walk_day_to_night', 'walk_day_as_night.mp4')
     before = os.stat(weights).st_mtime_ns, os.stat(video).st_mtime_ns
     result = run(tmp, a, b, '--iterations', '12', '--epochs', '2')
-    assert 'is trained (12 iterations): translating only' in result.stdout
+    assert 'is trained: translating only' in result.stdout
     assert os.stat(weights).st_mtime_ns == before[0]  # no training
     assert os.stat(video).st_mtime_ns > before[1]  # translated again
     assert video_info(video).frames == 9

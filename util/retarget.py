@@ -508,7 +508,8 @@ def run(args, passthrough, started):
     device = 'cuda' if gpu_ids(passthrough) else 'cpu'
     size = choose_size(sides, device, args.size)
     load = load_size(sides, size)
-    fingerprint = {'inputs': {d: {'path': os.path.abspath(s.path), 'identity': s.identity()} for d, s in zip('AB', sides)},
+    inputs = {d: {'path': os.path.abspath(side.path), 'identity': side.identity()} for d, side in zip('AB', sides)}
+    fingerprint = {'inputs': inputs,
                    'flags': {'--minutes': args.minutes, '--iterations': args.iterations, '--epochs': args.epochs,
                              '--size': size, '--amp': args.amp, 'train.py flags': training_flags(passthrough)}}
 
@@ -549,7 +550,7 @@ def run(args, passthrough, started):
                 record['trained'] = True
                 write_record(folder, record)
             else:
-                bar.say(f'{folder} is trained ({plan.iterations:,} iterations): translating only')
+                bar.say(f'{folder} is trained: translating only')
             outputs = translate(tester, record, plan, sides, shorts, results, args, bar)
     finally:
         bar.close()
