@@ -227,8 +227,9 @@ def test_a_budget_too_small_says_the_smallest_that_works():
 
 def test_plan_of_a_fixed_number_of_iterations():
     plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, iterations=1000)
-    assert plan.iterations <= 1000 and plan.iterations == plan.epochs * plan.epoch_size
-    assert 1000 - plan.iterations < plan.epochs
+    assert plan.iterations == 1000 == plan.epochs * plan.epoch_size  # an epoch count that divides it
+    plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, iterations=997, epochs=7)
+    assert (plan.epochs, plan.epoch_size, plan.iterations) == (7, 142, 994)  # never more than asked
 
 
 def test_frame_size_follows_the_device_and_never_upscales():
