@@ -6,6 +6,7 @@ explicit all-reduces because a Recycle-GAN step calls each network several times
 freezes the discriminators during the generators' step, patterns DDP's wrapper does not follow).
 Without torchrun (WORLD_SIZE unset or 1) every function here is a no-op for one process.
 """
+import atexit
 import os
 import sys
 
@@ -45,6 +46,10 @@ def setup(opt):
         dist.init_process_group('nccl', device_id=torch.device('cuda', opt.gpu_ids[0]))
     else:
         dist.init_process_group('gloo')
+    # also on the way out through an error or sys.exit: a process that exits with its group alive leaves
+    # gloo's threads running into the interpreter's shutdown, which can abort it ("terminate called
+    # without an active exception")
+    atexit.register(teardown)
     if not is_main():
         sys.stdout = open(os.devnull, 'w')
 
