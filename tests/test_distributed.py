@@ -46,6 +46,17 @@ def test_processes_keep_identical_weights(tmp_path):
     assert len(checksums) == 2 and checksums[0] == checksums[1]
 
 
+@pytest.mark.skipif(not os.path.isdir('/proc/self/task'), reason='lists threads through Linux /proc')
+def test_teardown_stops_every_gloo_thread(tmp_path):
+    """A thread of the process group still running when the interpreter shuts down can abort the process
+    ("terminate called without an active exception"), so teardown must leave none: not even after an
+    optimizer's first use imports torch.distributed.nn.functional, whose defaults would hold the group."""
+    worker(tmp_path, 1)
+    for rank in (0, 1):
+        threads = (tmp_path / f'out.pt.threads{rank}').read_text().splitlines()
+        assert not [name for name in threads if 'gloo' in name], threads
+
+
 def test_gradients_averaged_over_two_processes_equal_those_of_one_batch_of_both(tmp_path):
     """Each process backpropagates one example; after averaging, every gradient of every network is the
     gradient of one process's batch of both, in float64, also when the gradients travel in many buckets."""
