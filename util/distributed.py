@@ -52,9 +52,7 @@ def setup(opt):
         dist.init_process_group('nccl', device_id=torch.device('cuda', opt.gpu_ids[0]))
     else:
         dist.init_process_group('gloo')
-    # also on the way out through an error or sys.exit: a process that exits with its group alive leaves
-    # gloo's threads running into the interpreter's shutdown, which can abort it ("terminate called
-    # without an active exception")
+    # also on the way out through an error or sys.exit, which skip train.py's own teardown (see above)
     atexit.register(teardown)
     if not is_main():
         sys.stdout = open(os.devnull, 'w')
