@@ -51,31 +51,38 @@ def video_sources(opt):
     return [f for f in folders if os.path.exists(f[0])] or folders[:1]  # with neither, find_clips says so
 
 
-def translate_clip(model, clip, key, nc, opt, webpage):
+def translate_clip(model, clip, key, nc, opt, webpage, names=None, on_frame=None):
     """Translate every frame of clip into videos/<clip>_<fake label>.mp4 (e.g. clip_fake_B.mp4) and,
-    with --side_by_side, <clip>_<real label>_<fake label>.mp4 (input | output), at the clip's frame
-    rate; put its first, middle and last frames and the videos on the page."""
+    with --side_by_side, videos/<clip>_<real label>_<fake label>.mp4 (input | output), at the clip's frame
+    rate, or into names = (translated, side by side) (paths relative to the page; None skips one); put
+    its first, middle and last frames and the videos on the page. on_frame(), if given, is called after
+    every frame and stands in for the clip's progress bar."""
     n = len(clip)
     shown_at, shown = {0, n // 2, n - 1}, {}  # frame name -> the visuals put on the page
     fps = clip.fps(opt.fps)
-    writers = {}  # mp4 name -> VideoWriter, opened at the first frame
+    writers = {}  # mp4 path relative to the page -> VideoWriter, opened at the first frame
     with contextlib.ExitStack() as stack:
-        for t, frame in enumerate(tqdm(clip.frames(), total=n, desc=clip.name, unit='frame')):
+        frames = tqdm(clip.frames(), total=n, desc=clip.name, unit='frame', disable=on_frame is not None)
+        for t, frame in enumerate(frames):
             name = f'{clip.name}_{t:05d}'
             model.set_input({key: frame_for_translation(frame, opt, nc).unsqueeze(0), f'{key}_paths': [name]})
             model.test()
             visuals = model.get_current_visuals()
             real, fake = (next(label for label in visuals if label.startswith(kind)) for kind in ('real', 'fake'))
             real_image, fake_image = tensor2im(visuals[real]), tensor2im(visuals[fake])
-            outputs = {f'{clip.name}_{fake}.mp4': fake_image}
-            if opt.side_by_side:
-                outputs[f'{clip.name}_{real}_{fake}.mp4'] = np.concatenate([real_image, fake_image], 1)
+            translated, side_by_side = names or (f'videos/{clip.name}_{fake}.mp4',
+                                                 f'videos/{clip.name}_{real}_{fake}.mp4' if opt.side_by_side else None)
+            outputs = {translated: fake_image}
+            if side_by_side:
+                outputs[side_by_side] = np.concatenate([real_image, fake_image], 1)
             for file, image in outputs.items():
                 if file not in writers:
-                    writers[file] = stack.enter_context(VideoWriter(os.path.join(webpage.web_dir, 'videos', file), fps))
+                    writers[file] = stack.enter_context(VideoWriter(os.path.join(webpage.web_dir, file), fps))
                 writers[file].write(image)
             if t in shown_at:
                 shown[name] = {real: visuals[real], fake: visuals[fake]}
+            if on_frame is not None:
+                on_frame()
     webpage.add_header(f'{clip.name} ({clip.path})')
     webpage.add_videos(list(writers), opt.display_winsize)
     for name, visuals in shown.items():

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from data import create_dataset
 from models import create_model
 from models.divergence_guard import NonFiniteLoss
-from options.train_options import TrainOptions
+from options.train_options import TrainOptions, check_epochs_left
 from util import checkpoint, distributed
 from util.errors import UserError, run_cli
 from util.util import seed_everything
@@ -60,8 +60,12 @@ def crossed(total, step, freq):
     return total // freq > (total - step) // freq
 
 
-def main(argv=None):
-    opt = TrainOptions().parse(argv)
+def main(argv=None, on_step=None):
+    """Train as the command line (or argv) says. on_step(), if given, is called after every iteration
+    (retarget.py: its progress bar stands in for the epoch's bar); when it returns True the epoch ends
+    there, with its usual learning-rate step and save (retarget.py's deadline)."""
+    options = TrainOptions()
+    opt = options.parse(argv)
     distributed.setup(opt)
     if opt.seed is not None:
         seed_everything(opt.seed)
@@ -70,7 +74,10 @@ def main(argv=None):
     model = create_model(opt)
     model.setup(opt)
     visualizer = Visualizer(opt) if distributed.is_main() else Quiet()
-    progress = checkpoint.resume(opt, model, dataset.sampler, visualizer)
+    progress = checkpoint.resume(opt, model, dataset.sampler, visualizer, dataset_size)
+    check_epochs_left(opt, progress['epoch'])
+    if distributed.is_main():  # only now: a run that failed to load leaves the saved run's opt.txt as it was
+        options.write(opt)
     world = distributed.world_size()
     if world > 1:  # each process its own dropout masks and pool draws
         seed_everything(dataset.sampler.seed + distributed.rank() + progress['total_steps'])
@@ -114,7 +121,7 @@ def main(argv=None):
             # the authors count examples, not batches: epoch_iter, total_steps and the *_freq flags
             dataset.sampler.set_epoch(epoch, start=progress['examples_done'])
             bar = tqdm(dataset, desc=f'epoch {epoch}/{last_epoch}', unit='batch', leave=False,
-                       disable=not distributed.is_main())
+                       disable=not distributed.is_main() or on_step is not None)
             iter_data_time = time.time()
             try:
                 for data in bar:
@@ -149,6 +156,8 @@ def main(argv=None):
                     # one process reads its flag; several agree through a collective, so only now and then
                     if (world == 1 or printing or total_steps % (STOP_CHECK_EVERY * global_batch) == 0) and \
                             distributed.any_process(stop.signum, model.device):
+                        break
+                    if on_step is not None and on_step():
                         break
                     iter_data_time = time.time()
             except torch.OutOfMemoryError:

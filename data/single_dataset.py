@@ -1,5 +1,6 @@
 """One folder of single frames, for translating with one generator (test.py)."""
-from .base_dataset import BaseDataset, domain_channels, example_rng, load_image, make_dataset, transform_frame
+from .base_dataset import (BaseDataset, check_frame_sizes, domain_channels, example_rng, load_image, make_dataset,
+                           scan_images, transform_frame)
 
 
 class SingleDataset(BaseDataset):
@@ -9,6 +10,7 @@ class SingleDataset(BaseDataset):
     def __init__(self, opt, root=None, nc=None, domain='A'):
         super().__init__(opt)
         self.paths = make_dataset(opt.dataroot if root is None else root, opt.max_dataset_size)
+        check_frame_sizes(self.paths, scan_images(self.paths), opt)
         self.nc = domain_channels(opt)[0] if nc is None else nc
         self.domain = domain
 

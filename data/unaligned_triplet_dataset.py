@@ -16,11 +16,13 @@ class UnalignedTripletDataset(UnpairedDataset):
             raise UserError(f'--fineSize {opt.fineSize} is larger than --loadSize {opt.loadSize}: triplet crops '
                             f'are cut from frames scaled to loadSize, so make fineSize <= loadSize')
 
+    def check_sizes(self, paths, sizes):
+        for path, (width, _) in zip(paths, sizes):
+            check_strip_width(path, width)
+
     def load_triplet(self, path, nc, rng):
         image = load_image(path)
-        if image.width % 3:
-            raise UserError(f'{path} is {image.width} pixels wide, not a multiple of 3: a triplet strip holds three '
-                            f'frames side by side (scripts/make_demo_data.py shows the format)')
+        check_strip_width(path, image.width)
         strip = to_tensor(image.resize((3 * self.opt.loadSize, self.opt.loadSize), Image.BICUBIC), nc)
         w, h, size = strip.shape[2] // 3, strip.shape[1], self.opt.fineSize
         # the authors' offsets: never the last possible column or row (hence the -1)
@@ -35,3 +37,9 @@ class UnalignedTripletDataset(UnpairedDataset):
         B = self.load_triplet(B_path, self.opt.output_nc, rng)
         return {**{f'A{t}': x for t, x in enumerate(A)}, **{f'B{t}': x for t, x in enumerate(B)},
                 'A_paths': A_path, 'B_paths': B_path}
+
+
+def check_strip_width(path, width):
+    if width % 3:
+        raise UserError(f'{path} is {width} pixels wide, not a multiple of 3: a triplet strip holds three '
+                        f'frames side by side (scripts/make_demo_data.py shows the format)')

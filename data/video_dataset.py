@@ -128,23 +128,35 @@ def clip_identity(clip):
     return [(path, stat.st_size, stat.st_mtime_ns) for path, stat in stats]
 
 
-def cache_clips(clips, opt, folder):
-    """The CachedClips of clips at opt's scaling, decoding into `folder` those not cached before."""
+def cache_clips(clips, opt, folder, progress=None):
+    """The CachedClips of clips at opt's scaling, decoding into `folder` those not cached before
+    (progress: an object whose update() is called per decoded frame, instead of a progress bar)."""
     datas = []
     for clip in clips:
         key = json.dumps([clip_identity(clip), opt.resize_or_crop, opt.loadSize, opt.fineSize])
         datas.append(os.path.join(folder, hashlib.sha1(key.encode()).hexdigest()[:24] + '.rgb'))
     todo = [(clip, data) for clip, data in zip(clips, datas) if not os.path.exists(data + '.json')]
-    if todo:
+    if todo and progress is not None:
+        for clip, data in todo:
+            decode_into(clip, opt, data, progress)
+    elif todo:
         with tqdm(total=sum(len(clip) for clip, _ in todo), unit='frame',
                   desc=f'decoding {len(todo)} clip(s) into {folder}') as progress:
             for clip, data in todo:
-                decode_into(clip, opt, data, progress)
+                try:
+                    decode_into(clip, opt, data, progress)
+                except OSError as err:  # reading a clip fails with a UserError: this is the cache
+                    raise cache_error(folder, err) from None
     cached = []
     for clip, data in zip(clips, datas):
         with open(data + '.json') as f:
             cached.append(CachedClip(clip.path, data, tuple(json.load(f)['shape'])))
     return cached
+
+
+def cache_error(folder, err):
+    return UserError(f'cannot write the frame cache {folder} ({err.strerror or err}): free some disk space or '
+                     f'pick another --frame_cache')
 
 
 def decode_into(clip, opt, data, progress):
@@ -193,6 +205,14 @@ class ClipTriplets:
                 if min(h, w) < opt.fineSize:
                     raise UserError(f'{clip.source}: frames are {w}x{h} after --resize_or_crop {opt.resize_or_crop}, '
                                     f'smaller than --fineSize {opt.fineSize}; lower --fineSize')
+        elif opt.batchSize > 1:
+            for clip in self.clips:
+                if clip.shape[1:] != self.clips[0].shape[1:]:
+                    size, first = clip.shape[2:0:-1], self.clips[0].shape[2:0:-1]
+                    raise UserError(f'{clip.source}: frames are {size[0]}x{size[1]} after --resize_or_crop '
+                                    f'{opt.resize_or_crop}, those of {self.clips[0].source} {first[0]}x{first[1]}: '
+                                    f'the frames of a batch (--batchSize {opt.batchSize}) need one size; use '
+                                    f'--batchSize 1 or a cropping --resize_or_crop')
         self.ends = np.cumsum(counts)  # ends[i]: the number of the first triplet after clip i
 
     def __len__(self):
@@ -242,7 +262,10 @@ class VideoDataset(BaseDataset):
         if opt.epoch_size < 0:
             raise UserError(f'--epoch_size {opt.epoch_size}: give a number of examples, or 0 for the default')
         cache = opt.frame_cache or os.path.join(opt.checkpoints_dir, 'frame_cache')
-        os.makedirs(cache, exist_ok=True)
+        try:
+            os.makedirs(cache, exist_ok=True)
+        except OSError as err:
+            raise cache_error(cache, err) from None
         self.triplets = [ClipTriplets(os.path.join(opt.dataroot, opt.phase + d), opt, cache) for d in 'AB']
         self.size = opt.epoch_size or max(map(len, self.triplets))
 

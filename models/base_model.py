@@ -1,6 +1,7 @@
 """Bookkeeping shared by every model."""
 import functools
 import os
+import sys
 from collections import OrderedDict
 
 import torch
@@ -9,7 +10,6 @@ from torch import nn
 from util import checkpoint, distributed
 from util.errors import UserError, warn_once
 from util.image_pool import ImagePool
-from util.util import atomic_save
 from . import networks
 from .divergence_guard import DivergenceGuard
 
@@ -35,6 +35,7 @@ class BaseModel:
     and implements set_input, forward and optimize_parameters. `name` is its --model.
     """
     name = None
+    aliases = ()  # other names --model accepts for it
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
@@ -258,13 +259,21 @@ class BaseModel:
 
     def save_networks(self, epoch):
         """Write <save_dir>/<epoch>_net_<name>.pth (a CPU state_dict, the authors' format) for every
-        network, each file atomically."""
+        network, each file atomically, and <epoch>_nets.json, which tells a set cut off midway."""
         os.makedirs(self.save_dir, exist_ok=True)
-        for name in self.model_names:
-            state = {k: v.detach().cpu() for k, v in self.network(name).state_dict().items()}
-            atomic_save(state, os.path.join(self.save_dir, f'{epoch}_net_{name}.pth'))
+        states = {name: {k: v.detach().cpu() for k, v in self.network(name).state_dict().items()}
+                  for name in self.model_names}
+        checkpoint.save_set(self.save_dir, epoch, states)
 
     def load_networks(self, epoch):
+        try:
+            checkpoint.check_set(self.save_dir, epoch, self.model_names)
+        except UserError as err:
+            resuming = self.isTrain and self.opt.continue_train and epoch == 'latest'
+            if not (resuming and os.path.exists(os.path.join(self.save_dir, checkpoint.STATE_FILE))):
+                raise
+            print(f'warning: {err}; going on from {checkpoint.STATE_FILE}, which holds the networks too',
+                  file=sys.stderr)
         for name in self.model_names:
             path = os.path.join(self.save_dir, f'{epoch}_net_{name}.pth')
             load_state_dict_file(self.network(name), path)
@@ -282,6 +291,8 @@ class BaseModel:
                 'scaler': self.scaler.state_dict()}
 
     def load_training_state(self, state, source):
+        """Restore training_state(); a state of another model or optimizer layout is a UserError naming source."""
+        self.check_training_state(state, source)
         for name in self.model_names:
             load_state_dict(self.network(name), state['nets'][name], f'{source} ({name})')
         for optimizer, saved in zip(self.optimizers, state['optimizers']):
@@ -292,6 +303,49 @@ class BaseModel:
             pool.images = [image.to(self.device) for image in state['pools'][name]]
         if state.get('scaler'):
             self.scaler.load_state_dict(state['scaler'])
+
+    def check_training_state(self, state, source):
+        mine = self.training_state()
+        differences = []
+        if not isinstance(state, dict) or not all(isinstance(state.get(k), type(v)) for k, v in mine.items()
+                                                   if k != 'scaler'):
+            differences.append('not a training state of this code')
+        else:
+            for key in ('nets', 'pools'):
+                if set(state[key]) != set(mine[key]):
+                    differences.append(f'{key} {sorted(state[key])}, this model {sorted(mine[key])}')
+            layout = [[len(group['params']) for group in o['param_groups']] for o in mine['optimizers']]
+            saved = [[len(group['params']) for group in o.get('param_groups', [])] for o in state['optimizers']]
+            if saved != layout:
+                differences.append(f'optimizer parameter groups of sizes {saved}, this model {layout}')
+            policies = [type(s).__name__ for s in self.schedulers]
+            if len(state['schedulers']) != len(policies) or any(
+                    set(saved) != set(s.state_dict()) for saved, s in zip(state['schedulers'], self.schedulers)):
+                differences.append(f'schedulers not {policies} (--lr_policy {self.opt.lr_policy})')
+        if differences:
+            raise UserError(f'{source} is of another model or optimizer layout ({"; ".join(differences)}): resume '
+                            f'with the flags it was saved with (--model, --lr_policy, ...; see opt.txt beside it), '
+                            f'or train afresh without --continue_train')
+
+    def follow_lr_flags(self, saved_lr):
+        """After load_training_state: set the learning rates the current --lr and schedule flags give at the
+        resumed epoch (the optimizers' saved ones follow the flags of the saved run); `saved_lr` is its --lr."""
+        lr = self.opt.lr
+        for optimizer, scheduler in zip(self.optimizers, self.schedulers):
+            groups = optimizer.param_groups
+            previous_lr = saved_lr if saved_lr is not None else groups[0].get('initial_lr', lr)
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                rates = [group['lr'] * lr / previous_lr for group in groups]  # its reductions so far, kept
+            elif isinstance(scheduler, torch.optim.lr_scheduler.StepLR):
+                if previous_lr == lr and scheduler.step_size == self.opt.lr_decay_iters:
+                    continue  # unchanged: keep the saved rates bit for bit
+                scheduler.step_size = self.opt.lr_decay_iters
+                rates = [lr * scheduler.gamma ** (scheduler.last_epoch // scheduler.step_size) for _ in groups]
+            else:  # LambdaLR: its rule reads the current flags; the same product as its own step computes
+                rates = [lr * rule(scheduler.last_epoch) for rule in scheduler.lr_lambdas]
+            scheduler.base_lrs = [lr] * len(groups)
+            for group, rate in zip(groups, rates):
+                group['initial_lr'], group['lr'] = lr, rate
 
 
 def load_state_dict_file(net, path):

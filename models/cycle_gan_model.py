@@ -24,6 +24,7 @@ class CycleGANModel(BaseModel):
     name = 'cycle_gan'
     nets = ('G', 'D')  # each for domain A then B, built in this order (the authors', so a seed gives their init)
     domain_losses = ('G', 'Cyc')  # reported per domain, after D_<domain>
+    identity_losses = ('idt_A', 'idt_B')  # names of the identity losses of G_A and G_B
 
     def __init__(self, opt):
         super().__init__(opt)
@@ -31,7 +32,7 @@ class CycleGANModel(BaseModel):
         self.loss_names = [f'{n}_{d}' for d in 'AB' for n in ('D',) + self.domain_losses]
         self.visual_names = ['real_A', 'fake_B', 'rec_A', 'real_B', 'fake_A', 'rec_B']
         if self.use_identity:
-            self.loss_names += ['idt_A', 'idt_B']
+            self.loss_names += list(self.identity_losses)
             self.visual_names += ['idt_A', 'idt_B']
         self.model_names = [f'{kind}_{d}' for kind in self.nets if kind != 'D' or self.isTrain for d in 'AB']
         self.check_sizes()
@@ -113,8 +114,9 @@ class CycleGANModel(BaseModel):
 
     def compute_identity_losses(self):
         if self.use_identity:  # G_A(b) = b, G_B(a) = a
-            self.loss_idt_A = self.opt.lambda_B * self.opt.identity * l1(self.idt_A, self.real_B)
-            self.loss_idt_B = self.opt.lambda_A * self.opt.identity * l1(self.idt_B, self.real_A)
+            idt_A, idt_B = self.identity_losses
+            setattr(self, 'loss_' + idt_A, self.opt.lambda_B * self.opt.identity * l1(self.idt_A, self.real_B))
+            setattr(self, 'loss_' + idt_B, self.opt.lambda_A * self.opt.identity * l1(self.idt_B, self.real_A))
 
     def compute_G_losses(self):
         opt = self.opt

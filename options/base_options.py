@@ -5,6 +5,7 @@ CycleGAN/pix2pix code are aliases of the same option (`--batch_size` sets `opt.b
 The chosen model and dataset then add their own flags and defaults.
 """
 import argparse
+import math
 import os
 import sys
 
@@ -19,6 +20,9 @@ from util.errors import UserError
 
 class BaseOptions:
     is_train = None
+    positive_flags = ()  # a subclass's flags that must be >= 1 (sizes, counts, frequencies) ...
+    non_negative_flags = ()  # ... and >= 0
+    write_at_parse = True  # write opt.txt in parse(); train.py writes it only once the run has loaded
 
     def initialize(self, parser):
         add = parser.add_argument
@@ -45,7 +49,7 @@ class BaseOptions:
         add('--dataset_mode', default='unaligned',
             help='how data are loaded: unaligned (single frames) | unaligned_triplet (the authors\' strips of '
                  'three frames) | single (one folder, for test.py)')
-        add('--model', default='cycle_gan', help='recycle_gan | reCycle_gan | cycle_gan | test')
+        add('--model', default='cycle_gan', help=' | '.join(models.model_names()))
         add('--which_direction', '--direction', dest='which_direction', default='AtoB', choices=['AtoB', 'BtoA'],
             help='AtoB or BtoA')
         add('--nThreads', '--num_threads', dest='nThreads', type=int, default=2, help='data loading workers')
@@ -86,7 +90,8 @@ class BaseOptions:
         return parser.parse_args(argv)
 
     def parse(self, argv=None):
-        """Parse argv (default: the command line), check it, print the options and write opt.txt."""
+        """Parse argv (default: the command line), check it and print the options (and, unless
+        write_at_parse is off, write them to opt.txt: see write)."""
         opt = self.gather_options(argv)
         opt.isTrain = self.is_train
         opt.gpu_ids = self.resolve_gpu_ids(opt.gpu_ids, argv)
@@ -94,7 +99,8 @@ class BaseOptions:
             opt.display_env = opt.name
         self.check(opt)
         if distributed.is_main():  # under torchrun, the first process speaks for all
-            self.print_options(opt)
+            print(self.describe(opt))
+            self.write(opt) if self.write_at_parse else self.writable_folder(opt)
         return opt
 
     @staticmethod
@@ -129,27 +135,74 @@ class BaseOptions:
                                      ('--init_type', opt.init_type, networks.INIT_TYPES),
                                      ('--lr_policy', getattr(opt, 'lr_policy', 'lambda'), networks.LR_POLICIES)):
             networks.check_choice(flag, value, choices)
+        for flag in ('--batchSize', '--loadSize', '--fineSize', '--ngf', '--npf', '--ndf', '--n_layers_D',
+                     '--display_winsize', '--max_dataset_size', *self.positive_flags):
+            at_least(opt, flag, 1)
+        for flag in ('--nThreads', *self.non_negative_flags):
+            at_least(opt, flag, 0)
+        for flag in ('--input_nc', '--output_nc'):
+            if getattr(opt, flag[2:]) not in (1, 3):
+                raise UserError(f'{flag} {getattr(opt, flag[2:])}: images have 1 (grayscale) or 3 (RGB) channels')
+        if opt.seed is not None and not 0 <= opt.seed < 2 ** 32:
+            raise UserError(f'--seed {opt.seed}: give a number from 0 to {2 ** 32 - 1}')
+        if opt.display_id > 0 and not 0 < opt.display_port < 2 ** 16:
+            raise UserError(f'--display_port {opt.display_port}: a port is a number from 1 to 65535')
+        parts = opt.name.replace('\\', '/').split('/')
+        if not opt.name.strip() or os.path.isabs(opt.name) or any(part in ('', '.', '..') for part in parts):
+            raise UserError(f'--name {opt.name!r}: give a plain name such as my_run (it names a folder under '
+                            f'--checkpoints_dir, so no "..", no leading "/" and not empty)')
         if opt.resize_or_crop in ('resize_and_crop', 'scale_width_and_crop') and opt.fineSize > opt.loadSize:
             raise UserError(f'--fineSize {opt.fineSize} is larger than --loadSize {opt.loadSize}: crops are cut '
                             f'from images scaled to loadSize, so make fineSize <= loadSize')
 
-    def print_options(self, opt):
+    def describe(self, opt):
+        """The options as opt.txt holds them, one per line, marking values that differ from the default."""
         defaults = vars(self.parser.parse_args(['--dataroot', opt.dataroot]))
         lines = ['----------------- Options ---------------']
         for key, value in sorted(vars(opt).items()):
             note = f'\t[default: {defaults[key]}]' if key in defaults and value != defaults[key] else ''
             lines.append(f'{key:>25}: {str(value):<30}{note}')
         lines.append('----------------- End -------------------')
-        message = '\n'.join(lines)
-        print(message)
+        return '\n'.join(lines)
+
+    def write(self, opt):
+        """Write <options_dir>/opt.txt."""
+        folder = self.writable_folder(opt)
+        try:
+            with open(os.path.join(folder, 'opt.txt'), 'w') as f:
+                f.write(self.describe(opt) + '\n')
+        except OSError as err:
+            raise cannot_write(folder, err) from None
+
+    def writable_folder(self, opt):
+        """options_dir(opt), created if needed; a UserError if it cannot be written to."""
         folder = self.options_dir(opt)
         try:
             os.makedirs(folder, exist_ok=True)
-            with open(os.path.join(folder, 'opt.txt'), 'w') as f:
-                f.write(message + '\n')
         except OSError as err:
-            raise UserError(f'cannot write to {folder} ({err.strerror or err}): pick a folder you can write to '
-                            f'(--checkpoints_dir, --results_dir)') from None
+            raise cannot_write(folder, err) from None
+        if not os.access(folder, os.W_OK):
+            raise cannot_write(folder, PermissionError(13, 'Permission denied'))
+        return folder
 
     def options_dir(self, opt):
         raise NotImplementedError
+
+
+def cannot_write(folder, err):
+    return UserError(f'cannot write to {folder} ({err.strerror or err}): pick a folder you can write to '
+                     f'(--checkpoints_dir, --results_dir)')
+
+
+def at_least(opt, flag, low):
+    """A UserError unless the value of flag (a number; inf counts as large) is >= low."""
+    value = getattr(opt, flag[2:])
+    if not value >= low:  # also catches nan
+        raise UserError(f'{flag} {value}: give {"a whole number of 1 or more" if low == 1 else "0 or more"}')
+
+
+def finite_in(opt, flag, low, high, what):
+    """A UserError unless low <= value of flag < high (nan and inf are refused); `what` says the range."""
+    value = getattr(opt, flag[2:])
+    if not (math.isfinite(value) and low <= value < high):
+        raise UserError(f'{flag} {value}: give {what}')

@@ -1,13 +1,15 @@
 """Flags of test.py."""
 import argparse
+import math
 import os
 import sys
 
-from .base_options import BaseOptions
+from .base_options import BaseOptions, finite_in
 
 
 class TestOptions(BaseOptions):
     is_train = False
+    positive_flags = ('--how_many', '--ntest')
 
     def initialize(self, parser):
         parser = super().initialize(parser)
@@ -38,6 +40,11 @@ class TestOptions(BaseOptions):
         if given.video:  # --dataroot is not needed then
             argv += ['--dataset_mode', 'video'] + ([] if given.dataroot else ['--dataroot', given.video])
         return super().gather_options(argv)
+
+    def check(self, opt):
+        super().check(opt)
+        finite_in(opt, '--aspect_ratio', 1e-3, 1e3, 'a width/height ratio above 0, e.g. 1.0 or 1.78')
+        finite_in(opt, '--fps', 1e-3, 1e4, 'a frame rate above 0, e.g. 30')
 
     def options_dir(self, opt):
         # not the checkpoint folder: that opt.txt records how the networks were trained

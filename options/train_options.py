@@ -1,11 +1,17 @@
 """Flags of train.py."""
+import math
 import os
 
-from .base_options import BaseOptions
+from util.errors import UserError
+from .base_options import BaseOptions, finite_in
 
 
 class TrainOptions(BaseOptions):
     is_train = True
+    positive_flags = ('--display_freq', '--update_html_freq', '--print_freq', '--save_latest_freq',
+                      '--save_epoch_freq', '--epoch_count', '--lr_decay_iters')
+    non_negative_flags = ('--niter', '--niter_decay', '--pool_size', '--display_single_pane_ncols')
+    write_at_parse = False  # train.py writes opt.txt once the model (and a resumed state) has loaded
 
     def initialize(self, parser):
         parser = super().initialize(parser)
@@ -45,5 +51,25 @@ class TrainOptions(BaseOptions):
             help='when a loss becomes inf or nan: stop (keeping the last checkpoint) or skip that step')
         return parser
 
+    def check(self, opt):
+        super().check(opt)
+        finite_in(opt, '--lr', 1e-30, math.inf, 'a finite learning rate above 0 (the authors: 0.0002)')
+        finite_in(opt, '--beta1', 0, 1, 'a number in [0, 1) (the authors: 0.5)')
+        for flag in ('--lambda_A', '--lambda_B', '--identity'):
+            finite_in(opt, flag, 0, math.inf, 'a finite weight of 0 or more')
+        if opt.identity > 0 and opt.input_nc != opt.output_nc:
+            raise UserError(f'--identity {opt.identity} compares G_A(b) with b, which needs --input_nc {opt.input_nc} '
+                            f'== --output_nc {opt.output_nc}: pass --identity 0')
+        check_epochs_left(opt, opt.epoch_count)
+
     def options_dir(self, opt):
         return os.path.join(opt.checkpoints_dir, opt.name)
+
+
+def check_epochs_left(opt, epoch):
+    """A UserError when a run that starts at `epoch` has nothing to do (train.py, also once resumed)."""
+    last = opt.niter + opt.niter_decay
+    if epoch > last:
+        start = '--epoch_count' if epoch == opt.epoch_count and not opt.continue_train else 'the saved run'
+        raise UserError(f'nothing to train: {start} is at epoch {epoch}, past the last epoch --niter {opt.niter} + '
+                        f'--niter_decay {opt.niter_decay} = {last}; raise --niter or --niter_decay to train more')

@@ -31,7 +31,9 @@ from models import create_model  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from scripts.authors_step import AuthorsStep  # noqa: E402
 from util import distributed  # noqa: E402
-from util.errors import run_cli  # noqa: E402
+from util.errors import UserError, run_cli  # noqa: E402
+
+AUTHORS_STEPS = {'CycleGANModel': 'cycle_gan', 'RecycleGANModel': 'recycle_gan', 'ReCycleGANModel': 'reCycle_gan'}
 
 
 def parse(argv):
@@ -70,10 +72,15 @@ def make_step(opt, authors=False):
     with contextlib.redirect_stdout(io.StringIO()):
         model = create_model(opt)
         model.setup(opt)
-    batch, frames = random_batch(opt)
+    batch, _ = random_batch(opt)
+    model.set_input(batch)
+    frames = len(model.real_A) + len(model.real_B)  # those a step uses: unsup_recycle_gan takes one of a triplet
     images = frames * opt.batchSize * distributed.world_size()  # under torchrun: all processes' images
     device = model.device
     if authors:
+        if type(model).__name__ not in AUTHORS_STEPS:
+            raise UserError(f'--authors and --against_authors time the authors\' step of '
+                            f'{", ".join(AUTHORS_STEPS.values())} only, not --model {opt.model}')
         authors_step = AuthorsStep(model, opt)
         batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
         del model

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,11 +138,20 @@ def gt_labels(frames, colours, where):
 def load_motion(files, clip, motion_root):
     if clip.name not in files:
         raise UserError(f'{motion_root} has no {clip.name}.npz: the motion of every reference clip is needed')
-    with np.load(files[clip.name]) as data:
-        flow, valid = data['flow'], data['valid']
+    path = files[clip.name]
+    try:
+        with np.load(path) as data:
+            flow, valid = data['flow'], data['valid']
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        detail = (str(err).splitlines() or [type(err).__name__])[0]
+        raise UserError(f'{path}: not a motion file, an .npz of arrays flow and valid as scripts/make_benchmark.py '
+                        f'writes ({detail})') from None
+    if flow.ndim != 4 or flow.shape[-1] != 2 or not np.issubdtype(flow.dtype, np.number) \
+            or valid.shape != flow.shape[:3] or valid.dtype != bool:
+        raise UserError(f'{path}: flow {flow.dtype} {flow.shape} and valid {valid.dtype} {valid.shape}, not flow '
+                        f'(T-1, H, W, 2) numbers and valid (T-1, H, W) bool as scripts/make_benchmark.py writes')
     if len(flow) != clip.length - 1:
-        raise UserError(f'{files[clip.name]}: motion for {len(flow) + 1} frames, but clip {clip.name} has '
-                        f'{clip.length}')
+        raise UserError(f'{path}: motion for {len(flow) + 1} frames, but clip {clip.name} has {clip.length}')
     return flow, valid
 
 
@@ -249,11 +259,17 @@ def main(argv=None):
     add('--json', help='also write every number to this JSON file')
     add('--debug', action='store_true', help='show tracebacks instead of one-line errors')
     args = parser.parse_args(argv)
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):  # before the long part
+        raise UserError(f'--json {args.json}: its folder does not exist; create it or give another path')
     report = evaluate(args.pred, args.gt, args.palette, args.input, args.motion, args.pred_suffix)
     print(summary_tables(report))
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=1)
+        try:
+            with open(args.json, 'w') as f:
+                json.dump(report, f, indent=1)
+        except OSError as err:
+            raise UserError(f'--json {args.json}: cannot write it ({err.strerror or err}); the scores are printed '
+                            f'above') from None
     return report
 
 

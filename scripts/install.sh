@@ -12,4 +12,4 @@ pip=(.venv/bin/pip install --quiet --disable-pip-version-check)
 "${pip[@]}" --no-build-isolation 'setuptools<81' -r requirements.txt "$@"
 # visdom's page needs JavaScript and CSS that `python -m visdom.server` fetches from CDNs at every start
 # (and crashes offline): fetch them once, now, so that `python -m util.dashboard` never needs the internet
-.venv/bin/python scripts/visdom_assets.py
+.venv/bin/python -m util.visdom_assets

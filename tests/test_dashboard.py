@@ -1,6 +1,6 @@
 """The dashboard as a user meets it: `python -m util.dashboard` serves visdom's page without internet, a
 real train.py run fills it with its losses and images, and headless Chromium renders both; the HTML
-page's loss plot; where scripts/visdom_assets.py puts visdom's web assets.
+page's loss plot. (tests/test_visdom_assets.py checks where util/visdom_assets.py puts visdom's web assets.)
 
 Screenshots are kept in pytest's tmp folder; UPDATE_SCREENSHOTS=1 also copies them to docs/images/."""
 import base64
@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import urllib.request
 from collections import OrderedDict
@@ -23,8 +22,7 @@ import torch
 from PIL import Image
 
 from conftest import ROOT, TINY, run_script, train_options
-from scripts import visdom_assets
-from util.errors import UserError
+from util import visdom_assets
 from util.visualizer import LOSS_PLOT, Visualizer
 
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
@@ -87,9 +85,10 @@ class Chromium:
         assert 'error' not in reply, reply
         return reply['result']
 
-    def evaluate(self, expression):
-        """The JSON value of a JavaScript expression in the page; None if it throws."""
-        result = self.call('Runtime.evaluate', expression=expression, returnByValue=True)
+    def evaluate(self, expression, await_promise=False):
+        """The JSON value of a JavaScript expression in the page (of the promise's result with await_promise);
+        None if it throws."""
+        result = self.call('Runtime.evaluate', expression=expression, returnByValue=True, awaitPromise=await_promise)
         return None if 'exceptionDetails' in result else result['result'].get('value')
 
     def open(self, url):
@@ -191,10 +190,17 @@ def test_dashboard_shows_the_runs_losses_and_images(browser, dashboard, trained,
         png = io.BytesIO(base64.b64decode(data_url.split(',', 1)[1]))
         assert np.array_equal(pixels(png), pixels(saved[label]))
 
-    # every script, style sheet and font came from the dashboard itself, MathJax included
-    assert wait_for(lambda: browser.evaluate("window.MathJax && MathJax.isReady && MathJax.version"), 'MathJax') == '2.7.5'
-    loaded = browser.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
-    assert len(loaded) > 10 and all(url.startswith(f'http://127.0.0.1:{port}/') for url in loaded), loaded
+    # every script, style sheet and font came from the dashboard itself, MathJax included, in the versions of
+    # the installed visdom's page (0.2.4: MathJax 2.7.5, 0.3.0: MathJax 3.2.2, which has a startup promise)
+    _, version = visdom_assets.visdom_static()
+    mathjax = next(p.version for p in visdom_assets.packages_for(version) if p.name == 'mathjax')
+    ready = ("window.MathJax && (MathJax.startup ? MathJax.startup.promise.then(() => MathJax.version)"
+             " : MathJax.isReady && MathJax.version)")
+    assert wait_for(lambda: browser.evaluate(ready, await_promise=True), 'MathJax') == mathjax
+    loaded = browser.evaluate("performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus])")
+    assert len(loaded) > 10 and all(url.startswith(f'http://127.0.0.1:{port}/') for url, _ in loaded), loaded
+    assert [entry for entry in loaded if not 200 <= entry[1] < 300] == []  # none missing (404), favicon included
+    assert any(f'/js/mathjax/{mathjax}/' in url for url, _ in loaded)
     keep_screenshot(browser.screenshot(), tmp_path / 'dashboard.png')
     assert Image.open(tmp_path / 'dashboard.png').size == (1280, 800)
 
@@ -208,6 +214,15 @@ def test_html_page_shows_the_loss_plot(browser, trained, tmp_path):
     assert size == [800, 350]
     assert browser.evaluate("document.querySelectorAll('img[src^=\"images/epoch002_\"]').length") >= 10
     keep_screenshot(browser.screenshot(), tmp_path / 'html_page.png')
+
+
+def test_dashboard_answers_the_pages_favicon_with_no_content(dashboard):
+    port, _ = dashboard
+    for path in ('/env/favicon.png', '/favicon.ico'):  # the page's link, from /env/<name>; a browser's default
+        with urllib.request.urlopen(f'http://127.0.0.1:{port}{path}', timeout=30) as response:
+            assert response.status == 204 and response.read() == b''
+    with urllib.request.urlopen(f'http://127.0.0.1:{port}/env/main', timeout=30) as response:  # visdom's own
+        assert response.status == 200 and b'<html' in response.read().lower()
 
 
 def test_dashboard_is_not_reachable_from_the_network_by_default(dashboard):
@@ -244,67 +259,3 @@ def test_html_page_gets_a_loss_plot_that_follows_the_losses(tmp_path):
     visualizer.plot_current_losses(2, 0.25, OrderedDict(G_A=3.0, D_A=0.1))
     visualizer.display_current_results(visuals, 2, save_result=False)  # a new epoch updates the page
     assert plot.read_bytes() != first
-
-
-# -- where the web assets go ---------------------------------------------------------------------------
-def fake_package(folder, name, contents, **kwargs):
-    """A .tgz like the registry's (everything under package/) and its Package entry."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode='w:gz') as tar:
-        for path, text in contents.items():
-            info = tarfile.TarInfo(f'package/{path}')
-            info.size = len(text.encode())
-            tar.addfile(info, io.BytesIO(text.encode()))
-    data = buffer.getvalue()
-    (folder / f'{name}-1.0.0.tgz').write_bytes(data)
-    return visdom_assets.Package(name, '1.0.0', integrity=visdom_assets.integrity(data), **kwargs)
-
-
-def test_assets_are_placed_where_visdom_looks_and_only_once(tmp_path):
-    source, static = tmp_path / 'tarballs', tmp_path / 'static'
-    source.mkdir()
-    packages = (
-        fake_package(source, 'lib', {'dist/lib.min.js': 'lib();', 'LICENSE': 'MIT'},
-                     files=(('dist/lib.min.js', 'js/lib-renamed.min.js'), ('dist/lib.min.js', 'fonts/lib'))),
-        fake_package(source, 'tree', {'a.js': 'a', 'sub/b.js': 'b', 'unpacked/a.js': 'big a'},
-                     files=(('', 'js/tree/1.0/'),), skip=r'^unpacked/'),
-    )
-    assert visdom_assets.install(str(static), '9.9', packages, source=str(source))
-    assert (static / 'js' / 'lib-renamed.min.js').read_text() == 'lib();'
-    assert (static / 'fonts' / 'lib').read_text() == 'lib();'
-    assert (static / 'js' / 'tree' / '1.0' / 'sub' / 'b.js').read_text() == 'b'
-    assert not (static / 'js' / 'tree' / '1.0' / 'unpacked').exists()
-    assert (static / 'licenses' / 'lib-1.0.0-LICENSE').read_text() == 'MIT'
-    assert (static / 'version.built').read_text() == '9.9'  # visdom then downloads no file that exists
-
-    shutil.rmtree(source)  # done already: needs neither the network nor the tarballs
-    assert not visdom_assets.install(str(static), '9.9', packages, source=str(source))
-    (static / 'js' / 'tree' / '1.0' / 'a.js').unlink()
-    with pytest.raises(UserError, match='lib-1.0.0.tgz: cannot read it'):  # a missing file makes it install again
-        visdom_assets.install(str(static), '9.9', packages, source=str(source))
-
-
-def test_assets_must_match_their_pinned_hash_and_contents(tmp_path):
-    good = fake_package(tmp_path, 'lib', {'lib.js': 'x'}, files=(('lib.js', 'js/lib.js'),))
-    tampered = good._replace(integrity='sha512-' + base64.b64encode(bytes(64)).decode())
-    with pytest.raises(UserError, match="lib-1.0.0.tgz: its sha512 is not the registry's"):
-        visdom_assets.install(str(tmp_path / 'static'), '1', (tampered,), source=str(tmp_path))
-    wrong_path = good._replace(files=(('dist/lib.js', 'js/lib.js'),))
-    with pytest.raises(UserError, match='lib-1.0.0.tgz: has no dist/lib.js'):
-        visdom_assets.install(str(tmp_path / 'static'), '1', (wrong_path,), source=str(tmp_path))
-
-
-def test_installed_visdom_downloads_nothing(monkeypatch):
-    """After install.sh, even `python -m visdom.server` finds every file its downloader wants."""
-    static, version = visdom_assets.visdom_static()
-    assert visdom_assets.is_installed(static, version), 'run `python scripts/visdom_assets.py` (install.sh does)'
-    import requests
-    from urllib.request import OpenerDirector
-    from visdom.server.build import download_scripts
-
-    def no_network(*args, **kwargs):
-        raise AssertionError(f'visdom tried to download {args[1:2]}')
-
-    monkeypatch.setattr(OpenerDirector, 'open', no_network)
-    monkeypatch.setattr(requests, 'get', no_network)
-    download_scripts()

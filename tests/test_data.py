@@ -71,7 +71,7 @@ def test_triplet_order_and_serial_batches(strips, tmp_path):
 
 def test_triplet_grayscale(strips, tmp_path):
     opt = train_options(tmp_path / 'ck', '--dataset_mode', 'unaligned_triplet', '--loadSize', '40',
-                        '--fineSize', '32', '--input_nc', '1', dataroot=strips)
+                        '--fineSize', '32', '--input_nc', '1', '--identity', '0', dataroot=strips)
     example = create_dataset(opt).dataset[0]
     assert example['A0'].shape == (1, 32, 32) and example['B0'].shape == (3, 32, 32)
 
@@ -155,7 +155,9 @@ def test_a_worker_error_still_reads_as_one_line(tmp_path):
     from util.errors import one_line
     for d in 'AB':
         os.makedirs(tmp_path / f'train{d}')
-        (tmp_path / f'train{d}' / 'broken.png').write_bytes(b'not a png')
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), np.uint8)).save(tmp_path / 'whole.png')
+        # the header is whole, so the scan at the start passes it; its pixels are cut, so the worker fails
+        (tmp_path / f'train{d}' / 'broken.png').write_bytes((tmp_path / 'whole.png').read_bytes()[:200])
     opt = train_options(tmp_path / 'ck', '--dataset_mode', 'unaligned', '--nThreads', '1', dataroot=str(tmp_path))
     batches = iter(create_dataset(opt))
     with pytest.raises(UserError) as err:

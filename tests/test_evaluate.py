@@ -216,15 +216,63 @@ def test_ground_truth_colours_outside_the_palette_are_an_error(benchmark, tmp_pa
 
 # -- compare.py -----------------------------------------------------------------------------------
 
-def test_compare_writes_table_chart_and_numbers(benchmark, tmp_path):
-    argv = ['--dataroot', benchmark, '--out', str(tmp_path), '--models', 'cycle_gan', '--niter', '1',
-            '--niter_decay', '0', '--ngf', '4', '--ndf', '4', '--size', '32', '--train_clips', '1',
-            '--test_clips', '1', '--frames', '4', '--test_frames', '5', '--styles', 'day,night', '--data_seed', '3']
-    results = compare.main(argv)
-    assert results['iterations'] == 4 and list(results['scores']) == ['cycle_gan', 'reference']
+def compare_argv(benchmark, tmp_path, *extra):
+    return ['--dataroot', benchmark, '--out', str(tmp_path / 'out'), '--runs_dir', str(tmp_path / 'runs'),
+            '--table', str(tmp_path / 'compare.md'), '--chart', str(tmp_path / 'compare.png'), '--niter', '2',
+            '--niter_decay', '0', '--ngf', '4', '--ndf', '4', '--size', '32', '--train_clips', '1', '--test_clips', '1',
+            '--frames', '4', '--test_frames', '5', '--styles', 'day,night', '--data_seed', '3', *extra]
+
+
+def test_compare_over_seeds_writes_runs_table_chart_and_resumes(benchmark, tmp_path, monkeypatch):
+    argv = compare_argv(benchmark, tmp_path, '--models', 'cycle_gan,unsup_recycle_gan,cycle_gan_idt0', '--seeds', '0,1')
+    summary = compare.main(argv)
+    runs = sorted(os.listdir(tmp_path / 'runs'))
+    assert runs == sorted([f'{r}_seed{s}.json' for r in ('cycle_gan', 'unsup_recycle_gan', 'cycle_gan_idt0')
+                           for s in (0, 1)] + ['reference.json'])
+    record = json.loads((tmp_path / 'runs' / 'unsup_recycle_gan_seed1.json').read_text())
+    assert (record['seed'], record['iterations'], record['resumed_training']) == (1, 8, False)
+    assert record['train_seconds'] > 0 and 0 <= record['scores']['A->B']['night']['pixel_acc'] <= 1
+
+    # mean and std over the seeds, and the paired difference from cycle_gan, from the per-seed numbers
+    cell = summary['runs']['unsup_recycle_gan']['scores']['A->B']['overall']['mean_iou']
+    base = summary['runs']['cycle_gan']['scores']['A->B']['overall']['mean_iou']['per_seed']
+    values = [cell['per_seed'][s] for s in (0, 1)]
+    assert cell['mean'] == pytest.approx(np.mean(values)) and cell['std'] == pytest.approx(np.std(values, ddof=1))
+    differences = [values[s] - base[s] for s in (0, 1)]
+    assert differences[0] != 0  # trained: the models differ
+    assert cell['diff']['mean'] == pytest.approx(np.mean(differences))
+    assert cell['diff']['above'] == sum(d > 0 for d in differences) and 'diff' not in \
+        summary['runs']['cycle_gan']['scores']['A->B']['overall']['mean_iou']
     table = (tmp_path / 'compare.md').read_text()
-    assert '| night | cycle_gan |' in table and '| overall | reference | 1.000 | 1.000 | 1.000 |' in table
+    row = next(line for line in table.splitlines() if line.startswith('| overall | unsup_recycle_gan | 2 |'))
+    assert row.split(' | ')[5] == f'{cell["mean"]:.3f} ± {cell["std"]:.3f}'  # style, run, seeds, acc, acc, IoU
+    assert '| overall | reference | - | 1.000 | 1.000 | 1.000 |' in table
+    assert "cycle_gan_idt0 †: ablation, not the authors' setting: identity 0" in table
+    assert 'difference from cycle_gan on the same seeds' in table
+    assert json.loads((tmp_path / 'compare.json').read_text())['runs']['cycle_gan']['seeds'] == [0, 1]
     assert Image.open(tmp_path / 'compare.png').size[0] > 0
-    assert json.loads((tmp_path / 'compare.json').read_text())['seed'] == 0
+
+    # a rerun trains nothing; --report_only rebuilds the table from the JSONs alone
+    def no_training(argv):
+        raise AssertionError('trained again')
+    monkeypatch.setattr(compare.train, 'main', no_training)
+    os.remove(tmp_path / 'compare.md')
+    assert compare.main(argv) == summary
+    assert compare.main(argv + ['--report_only']) == summary and (tmp_path / 'compare.md').read_text() == table
+
+    # an interrupted training continues from its latest state
+    calls = []
+    monkeypatch.setattr(compare.train, 'main', calls.append)
+    monkeypatch.setattr(compare, 'translate', lambda run, seed, args: str(tmp_path / 'out' / 'results' /
+                                                                          'cycle_gan_seed0' / 'test_latest' / 'images'))
+    os.makedirs(tmp_path / 'out' / 'checkpoints' / 'cycle_gan_seed5')
+    (tmp_path / 'out' / 'checkpoints' / 'cycle_gan_seed5' / 'latest_train_state.pth').write_bytes(b'')
+    compare.main(compare_argv(benchmark, tmp_path, '--models', 'cycle_gan', '--seeds', '5'))
+    assert calls[0][-1] == '--continue_train' and '--seed' in calls[0]
+    assert json.loads((tmp_path / 'runs' / 'cycle_gan_seed5.json').read_text())['resumed_training'] is True
+    assert '≥ ' in (tmp_path / 'compare.md').read_text()
+
+    with pytest.raises(UserError, match='cycle_gan_seed0.json was run with another budget'):
+        compare.main(compare_argv(benchmark, tmp_path, '--models', 'cycle_gan', '--seeds', '0', '--ngf', '8'))
     with pytest.raises(UserError, match='other benchmark flags'):
-        compare.main(argv[:-1] + ['4'])
+        compare.main(argv[:argv.index('--data_seed') + 1] + ['4'])

@@ -16,9 +16,11 @@ def tiny_batch(triplets, n=1, size=32):
 
 
 def test_registry_finds_models_by_name():
-    assert [find_model_using_name(n).__name__ for n in ('recycle_gan', 'reCycle_gan', 'cycle_gan', 'test')] == \
-        ['RecycleGANModel', 'ReCycleGANModel', 'CycleGANModel', 'TestModel']
-    with pytest.raises(UserError, match='--model'):
+    names = ('recycle_gan', 'reCycle_gan', 'cycle_gan', 'test', 'unsup_recycle_gan', 'unsup_single')
+    assert [find_model_using_name(n).__name__ for n in names] == \
+        ['RecycleGANModel', 'ReCycleGANModel', 'CycleGANModel', 'TestModel'] + ['UnsupRecycleGANModel'] * 2
+    with pytest.raises(UserError, match="--model 'Recycle_GAN' is not one of: cycle_gan, reCycle_gan, recycle_gan, "
+                                        "test, unsup_recycle_gan$"):
         find_model_using_name('Recycle_GAN')
 
 
@@ -79,7 +81,7 @@ def test_run_batches_frames_into_one_call(tmp_path):
     assert calls == [2, 2, 2]
 
 
-@pytest.mark.parametrize('model_name', ['recycle_gan', 'reCycle_gan', 'cycle_gan'])
+@pytest.mark.parametrize('model_name', ['recycle_gan', 'reCycle_gan', 'cycle_gan', 'unsup_recycle_gan'])
 def test_test_time_translation_of_single_frames(tmp_path, model_name):
     from options.test_options import TestOptions
     from conftest import TINY

@@ -44,6 +44,40 @@ def test_state_dict_matches_the_authors(path):
     assert got == expected
 
 
+# the normalised VGG-19 of AdaIN (tests/reference/README.md): a 1x1 conv, then VGG-19's convs, each after a pad
+VGG_CONVS = [(0, 3, 3, 1)] + [(i, o, c, 3) for i, o, c in zip(
+    (2, 5, 9, 12, 16, 19, 22, 25, 29, 32, 35, 38, 42, 45, 48, 51),
+    (64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512),
+    (3, 64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512))]
+
+
+def test_content_encoder_state_dict_is_the_reference_vgg():
+    """So that the vgg_normalised.pth the reference code loads loads here (--vgg_path)."""
+    from models.vgg import normalised_vgg19
+    with torch.device('meta'):
+        net = normalised_vgg19()
+    assert len(net) == 53 and networks.count_parameters(net) == 20_024_396
+    expected = [(f'{i}.{kind}', (o, c, k, k) if kind == 'weight' else (o,)) for i, o, c, k in VGG_CONVS
+                for kind in ('weight', 'bias')]
+    assert [(k, tuple(v.shape)) for k, v in net.state_dict().items()] == expected
+
+
+def test_unsup_recycle_gan_checkpoints_have_the_reference_keys(tmp_path):
+    """Its four networks' state_dicts are those of the reference's `unsup_single` (its recorded initial
+    weights), key for key and shape for shape: checkpoints load there and back with strict=True."""
+    from conftest import train_options
+    from models import create_model
+    golden = torch.load(os.path.join(REFERENCE, 'golden', 'unsup_recycle.pt'), weights_only=True)['init']
+    opt = train_options(tmp_path, '--model', 'unsup_recycle_gan', '--which_model_netG', 'resnet_6blocks',
+                        '--ngf', '8', '--ndf', '8', '--no_dropout', tiny=False)
+    model = create_model(opt)
+    assert model.model_names == list(golden)
+    for name, state in golden.items():
+        mine = model.network(name).state_dict()
+        assert [(k, v.shape) for k, v in mine.items()] == [(k, v.shape) for k, v in state.items()], name
+        model.network(name).load_state_dict(state, strict=True)
+
+
 @pytest.mark.parametrize('make, count', [
     (lambda: networks.define_G(3, 3, 64, 'resnet_9blocks', 'instance'), 11_378_179),
     (lambda: networks.define_G(3, 3, 64, 'resnet_9blocks', 'batch'), 11_383_427),

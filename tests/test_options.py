@@ -49,7 +49,7 @@ def test_the_authors_abbreviation_gpu(tmp_path):
 
 @pytest.mark.parametrize('model, identity, dataset_mode', [
     ('recycle_gan', 0.0, 'unaligned_triplet'), ('reCycle_gan', 0.5, 'unaligned_triplet'),
-    ('cycle_gan', 0.5, 'unaligned')])
+    ('cycle_gan', 0.5, 'unaligned'), ('unsup_recycle_gan', 0.0, 'unaligned'), ('unsup_single', 0.0, 'unaligned')])
 def test_models_declare_their_defaults(tmp_path, model, identity, dataset_mode):
     opt = parse(tmp_path, '--model', model)
     assert (opt.identity, opt.dataset_mode) == (identity, dataset_mode)
@@ -63,7 +63,11 @@ def test_test_model_declares_model_suffix(tmp_path):
 
 
 def test_opt_txt_is_written_and_marks_changed_values(tmp_path):
-    parse(tmp_path, '--name', 'run', '--ngf', '16')
+    options = TrainOptions()
+    opt = options.parse(['--dataroot', 'x', '--checkpoints_dir', str(tmp_path), '--gpu_ids', '-1', '--name', 'run',
+                         '--ngf', '16'])
+    assert not os.path.exists(os.path.join(tmp_path, 'run', 'opt.txt'))  # train.py writes it once the run loaded
+    options.write(opt)
     text = open(os.path.join(tmp_path, 'run', 'opt.txt')).read()
     assert 'ngf: 16' in text and '[default: 64]' in text
     assert 'lambda_A: 10.0' in text
@@ -74,15 +78,15 @@ def test_opt_txt_is_written_and_marks_changed_values(tmp_path):
     assert open(os.path.join(tmp_path, 'run', 'opt.txt')).read() == text
 
 
-def test_gpu_ids(tmp_path, capsys):
-    if torch.cuda.is_available():
-        pytest.skip('this machine has a GPU')
+def test_gpu_ids(tmp_path, capsys, monkeypatch):
+    missing = torch.cuda.device_count()  # the first GPU number this machine lacks, with or without CUDA
+    with pytest.raises(UserError, match=f'--gpu_ids {missing}: this machine has {missing} CUDA.*does not exist'):
+        parse(tmp_path, '--gpu_ids', str(missing))
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)  # as on a machine without CUDA
     opt = TrainOptions().parse(['--dataroot', 'x', '--checkpoints_dir', str(tmp_path)])
     assert opt.gpu_ids == []
     warnings = [line for line in capsys.readouterr().err.splitlines() if 'CPU' in line]
     assert len(warnings) == 1
-    with pytest.raises(UserError, match='--gpu_ids 3.*does not exist'):
-        parse(tmp_path, '--gpu_ids', '3')
     with pytest.raises(UserError, match='--gpu_ids'):
         parse(tmp_path, '--gpu_ids', 'first')
 

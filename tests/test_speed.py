@@ -12,6 +12,7 @@ import scripts.gpu_check as gpu_check_module
 from conftest import ROOT, run_script, train_options
 from models import create_model
 from scripts.benchmark import random_batch
+from util.errors import UserError
 
 
 def train_steps(tmp_path, *flags, steps=2):
@@ -83,6 +84,19 @@ def test_benchmark_prints_a_table_and_json(tmp_path):
     assert numbers['img_per_s'] == pytest.approx(6 / numbers['s_per_step'])
     # the FLOPs of one step: G, P and D over the six frames, forward and backward, a fraction of a GFLOP here
     assert 0.2 < numbers['gflop_per_step'] < 2
+
+
+def test_benchmark_counts_the_frames_a_step_uses():
+    """unsup_recycle_gan takes the middle frame of a triplet: 2 images a step, not 6."""
+    from scripts.benchmark import main
+    result = main(['--model', 'unsup_recycle_gan', '--dataset_mode', 'unaligned_triplet', '--which_model_netG',
+                   'resnet_6blocks', '--fineSize', '32', '--loadSize', '32', '--ngf', '8', '--ndf', '8', '--gpu_ids',
+                   '-1', '--no_dropout', '--steps', '1', '--warmup', '0'])
+    assert result['img_per_s'] == pytest.approx(2 / result['s_per_step'])
+    with pytest.raises(UserError, match="--authors and --against_authors time the authors' step of cycle_gan, "
+                                        "recycle_gan, reCycle_gan only, not --model unsup_recycle_gan"):
+        main(['--model', 'unsup_recycle_gan', '--authors', '--fineSize', '32', '--loadSize', '32', '--ngf', '8',
+              '--gpu_ids', '-1'])
 
 
 def test_first_halfs_predictor_steps_before_the_second_backward(tmp_path):

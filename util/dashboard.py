@@ -5,7 +5,7 @@
 
 train.py (--display_id 1, the default) sends its losses and images to it. `python -m visdom.server`
 downloads its page's JavaScript from CDNs at every start and crashes offline; this server uses the
-copies scripts/visdom_assets.py put into visdom's static/ folder at install time. It listens on
+copies util/visdom_assets.py put into visdom's static/ folder at install time. It listens on
 127.0.0.1 unless --host says otherwise: it has no password, so from another machine reach it through
 an SSH tunnel (docs/dashboard.md) rather than opening it to the network.
 """
@@ -19,11 +19,11 @@ import sys
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 from tornado.netutil import bind_sockets
-from tornado.web import StaticFileHandler
+from tornado.web import RequestHandler, StaticFileHandler
 from visdom.server import app as visdom_app
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts import visdom_assets  # noqa: E402
+from util import visdom_assets  # noqa: E402
 from util.errors import UserError, run_cli  # noqa: E402
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
@@ -39,6 +39,14 @@ class StaticFiles(StaticFileHandler):
         return None if outside else super().get_version(settings, path)
 
 
+class NoIcon(RequestHandler):
+    """visdom's page links a favicon.png that visdom does not have (0.3.0 answers 404, 0.2.4 sends the page
+    itself): answer that there is none, so the browser's console stays clean."""
+
+    def get(self):
+        self.set_status(204)
+
+
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--port', type=int, default=8097, help='port to serve on (train.py: --display_port)')
@@ -46,7 +54,10 @@ def parse(argv):
                         help='address to listen on; 0.0.0.0 opens it to every network interface, without a password')
     parser.add_argument('--env_path', default=os.path.join(os.path.expanduser('~'), '.visdom'),
                         help='folder of saved visdom environments (loaded at start, written by the page\'s Save)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 2 ** 16:  # 0 or a larger number would make it listen on some other port
+        raise UserError(f'--port {args.port}: a port is a number from 1 to 65535')
+    return args
 
 
 def url(host, port):
@@ -60,7 +71,7 @@ def main(argv=None):
     args = parse(argv)
     static, version = visdom_assets.visdom_static()
     if not visdom_assets.is_installed(static, version):
-        raise UserError(f'{static}: visdom\'s web assets are missing; run `python scripts/visdom_assets.py` '
+        raise UserError(f'{static}: visdom\'s web assets are missing; run `python -m util.visdom_assets` '
                         f'once (bash scripts/install.sh does it)')
     try:  # before visdom creates --env_path
         sockets = bind_sockets(args.port, address=args.host)
@@ -75,6 +86,7 @@ def main(argv=None):
     visdom_app.tornado_settings['autoreload'] = False
     visdom_app.tornado_settings['static_handler_class'] = StaticFiles
     application = visdom_app.Application(port=args.port, env_path=args.env_path)
+    application.add_handlers(r'.*', [(r'.*/favicon\.(?:png|ico)', NoIcon)])  # checked before visdom's own
     HTTPServer(application, max_buffer_size=1024 ** 3).add_sockets(sockets)  # visdom's limit: big images
     if args.host not in LOOPBACK:
         print(f'warning: listening on {args.host}: anyone who can reach this machine can open the dashboard',

@@ -4,6 +4,7 @@ import os
 import dominate
 from dominate.tags import a, br, h3, img, meta, p, table, td, tr, video
 
+from .errors import UserError
 from .util import atomic_write
 
 
@@ -12,7 +13,11 @@ class HTML:
         """refresh > 0 makes the browser reload the page every `refresh` seconds."""
         self.web_dir = web_dir
         self.img_dir = os.path.join(web_dir, 'images')
-        os.makedirs(self.img_dir, exist_ok=True)
+        try:
+            os.makedirs(self.img_dir, exist_ok=True)
+        except OSError as err:
+            raise UserError(f'cannot create {self.img_dir} ({err.strerror or err}): pick a folder you can write to '
+                            f'(--results_dir, --checkpoints_dir)') from None
         self.doc = dominate.document(title=title)
         if refresh > 0:
             with self.doc.head:
@@ -39,13 +44,13 @@ class HTML:
                                 p(txt)
 
     def add_videos(self, files, height):
-        """One table row playing and linking each video of <web_dir>/videos."""
+        """One table row playing and linking each video (paths relative to web_dir, e.g. videos/clip.mp4)."""
         with self.doc, table(border=1, style='table-layout: fixed;'), tr():
             for file in files:
                 with td(style='word-wrap: break-word;', halign='center', valign='top'):
-                    video(src=f'videos/{file}', controls=True, style=f'height:{height}px')
+                    video(src=file, controls=True, style=f'height:{height}px')
                     br()
-                    a(file, href=f'videos/{file}')
+                    a(os.path.basename(file), href=file)
 
     def add_image(self, src, alt, width=None):
         """One standalone image (path relative to web_dir), e.g. a plot."""

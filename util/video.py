@@ -95,30 +95,53 @@ class VideoWriter:
 
     def write(self, frame):
         frame = np.pad(frame, ((0, frame.shape[0] % 2), (0, frame.shape[1] % 2), (0, 0)), mode='edge')
-        if self.stream is None:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self.container = av.open(self.partial, 'w', format='mp4')
-            self.stream = self.container.add_stream('libx264', rate=self.fps)
-            self.stream.height, self.stream.width = frame.shape[:2]
-            self.stream.pix_fmt = 'yuv420p'
-            self.stream.options = {'crf': str(self.crf)}
-        self.container.mux(self.stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')))
+        with self.writing():
+            if self.stream is None:
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+                self.container = av.open(self.partial, 'w', format='mp4')
+                self.stream = self.container.add_stream('libx264', rate=self.fps)
+                self.stream.height, self.stream.width = frame.shape[:2]
+                self.stream.pix_fmt = 'yuv420p'
+                self.stream.options = {'crf': str(self.crf)}
+            self.container.mux(self.stream.encode(av.VideoFrame.from_ndarray(frame, format='rgb24')))
 
     def close(self):
         if self.container is None:
             raise UserError(f'{self.path}: no frames to write')
-        self.container.mux(self.stream.encode())  # flush the frames the encoder holds back
-        self.container.close()
-        os.replace(self.partial, self.path)
+        with self.writing():
+            self.container.mux(self.stream.encode())  # flush the frames the encoder holds back
+            self.container.close()
+            os.replace(self.partial, self.path)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """A failing write (a full disk: an OSError, from Python or from FFmpeg) is a one-line UserError."""
+        try:
+            yield
+        except OSError as err:
+            raise UserError(f'cannot write {self.path} ({err.strerror or err}): free some disk space or write '
+                            f'elsewhere (--results_dir)') from None
 
     def __enter__(self):
         return self
 
     def __exit__(self, error_type, *_):
-        if error_type is None:
+        if error_type is not None:
+            self.discard()
+            return
+        try:
             self.close()
-        elif self.container is not None:
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self):
+        """Remove the partial file; a failure here (the disk that failed the write) must not hide that error."""
+        if self.container is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
             self.container.close()
+        with contextlib.suppress(OSError):
             os.remove(self.partial)
 
 

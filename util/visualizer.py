@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from . import util
+from .errors import UserError, one_line, warn_once
 
 VISDOM_TIMEOUT_S = 5
 GRID_PAD = 2  # pixels between the frames of the visdom image grid
@@ -29,8 +30,11 @@ def connect_visdom(opt):
 
     class Visdom(visdom.Visdom):
         def _handle_post(self, url, data=None):
-            # the stock client waits forever on an unreachable host
-            return self.session.post(url, data=data or {}, timeout=VISDOM_TIMEOUT_S).text
+            # the stock client waits forever on an unreachable host, and takes any answer, even an HTTP error
+            # from a server that is not visdom, for success
+            response = self.session.post(url, data=data or {}, timeout=VISDOM_TIMEOUT_S)
+            response.raise_for_status()
+            return response.text
 
     return Visdom(server=opt.display_server, port=opt.display_port, env=opt.display_env, raise_exceptions=True,
                   use_incoming_socket=False)
@@ -53,9 +57,8 @@ class Visualizer:
         if self.use_html:
             os.makedirs(self.img_dir, exist_ok=True)
         self.log_name = os.path.join(opt.checkpoints_dir, opt.name, 'loss_log.txt')
-        if opt.isTrain:
-            with open(self.log_name, 'a') as f:
-                f.write(f'================ Training Loss ({time.strftime("%c")}) ================\n')
+        # written with the first line, so that a run which fails to start leaves the log as it was
+        self.log_header = f'================ Training Loss ({time.strftime("%c")}) ================\n'
 
     # -- visdom ---------------------------------------------------------------------------------
     def _visdom(self, send):
@@ -82,9 +85,13 @@ class Visualizer:
             self._visdom(lambda vis: self._show_images(vis, images))
         if self.use_html and (save_result or self.html_epoch != epoch):
             self.html_epoch = epoch
-            for label, image in images.items():
-                util.save_image(image, os.path.join(self.img_dir, f'epoch{epoch:03d}_{label}.png'))
-            self.update_html(epoch, list(images))
+            try:
+                for label, image in images.items():
+                    util.save_image(image, os.path.join(self.img_dir, f'epoch{epoch:03d}_{label}.png'))
+                self.update_html(epoch, list(images))
+            except (OSError, UserError) as err:  # the page must never stop training
+                detail = err.strerror if isinstance(err, OSError) and err.strerror else one_line(err)
+                warn_once(f'cannot update the HTML page in {self.web_dir} ({detail}); training goes on')
 
     def _show_images(self, vis, images):
         """Every image in its own pane (--display_ncols 0), or all in one grid of ncols columns beside a
@@ -157,8 +164,13 @@ class Visualizer:
     def log_line(self, message):
         """Print a line and append it to loss_log.txt."""
         log(message)
-        with open(self.log_name, 'a') as f:
-            f.write(message + '\n')
+        try:
+            with open(self.log_name, 'a') as f:
+                f.write(self.log_header + message + '\n')
+            self.log_header = ''
+        except OSError as err:  # the log must never stop training
+            warn_once(f'cannot write {self.log_name} ({err.strerror or err}); training goes on, its losses are '
+                      f'printed only')
 
 
 def save_images(webpage, visuals, image_path, aspect_ratio=1.0, width=256):
@@ -168,5 +180,10 @@ def save_images(webpage, visuals, image_path, aspect_ratio=1.0, width=256):
     files = []
     for label, image in visuals.items():
         files.append(f'{name}_{label}.png')
-        util.save_image(util.tensor2im(image), os.path.join(webpage.get_image_dir(), files[-1]), aspect_ratio)
+        path = os.path.join(webpage.get_image_dir(), files[-1])
+        try:
+            util.save_image(util.tensor2im(image), path, aspect_ratio)
+        except OSError as err:
+            raise UserError(f'cannot write {path} ({err.strerror or err}): free some disk space or pick another '
+                            f'--results_dir') from None
     webpage.add_images(files, list(visuals), files, width=width)

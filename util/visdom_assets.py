@@ -1,32 +1,32 @@
 """Put the web assets of visdom's page (JavaScript, CSS, fonts, MathJax) into the installed visdom
 package's static/ folder, from npm registry packages, so that its server never downloads anything.
 
-    python scripts/visdom_assets.py              # fetch them from the npm registry (done by install.sh)
-    python scripts/visdom_assets.py --list       # the package tarballs' URLs, to fetch on another machine
-    python scripts/visdom_assets.py --from DIR   # offline: install from those .tgz files in DIR
+    python -m util.visdom_assets              # fetch them from the npm registry (done by install.sh)
+    python -m util.visdom_assets --list       # the package tarballs' URLs, to fetch on another machine
+    python -m util.visdom_assets --from DIR   # offline: install from those .tgz files in DIR
 
-visdom 0.2.4 fetches these files from CDNs whenever its server starts and crashes without internet;
-it fetches none whose file exists once static/version.built holds its version. The destination
-names below are the ones its downloader writes, so `python -m visdom.server` finds them too.
-Every tarball is checked against its pinned sha512. When everything is in place already, the
-script checks a few hundred files and exits in well under a second, without network.
+visdom fetches these files from CDNs whenever its server starts and crashes without internet; it
+fetches none whose file exists once static/version.built holds its version. Each visdom version has
+its own set (0.3.0 loads MathJax 3 and newer style sheets under 0.2.4's file names): the installed
+version's set is placed, under the names its downloader writes, so `python -m visdom.server` finds
+them too. Every tarball is checked against its pinned sha512. When everything is in place already,
+this checks a few hundred files and exits in well under a second, without network.
 """
 import argparse
 import base64
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
 import os
 import posixpath
 import re
-import sys
 import tarfile
 import urllib.request
 from typing import NamedTuple
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from util.errors import UserError, run_cli  # noqa: E402
+from util.errors import UserError, run_cli
 
 REGISTRY = 'https://registry.npmjs.org'
 MANIFEST = 'offline_assets.json'  # written last: the list of what a complete install placed
@@ -49,7 +49,8 @@ class Package(NamedTuple):
         return f'{REGISTRY}/{self.name}/-/{self.tarball}'
 
 
-PACKAGES = (
+# What every known visdom version's page loads under the same names and versions
+COMMON = (
     Package('jquery', '3.1.1',
             (('dist/jquery.min.js', 'js/jquery.min.js'),),
             'sha512-zuiWRmx65Kd1oFGdWLvAjbsumdOBFvs3r1vuqCyKFF79R7exBHNbiNEJ8LR+xkzgfxqBznMD/4Cv6PHXS6mvEw=='),
@@ -91,22 +92,56 @@ PACKAGES = (
     Package('save-svg-as-png', '1.4.17',
             (('lib/saveSvgAsPng.js', 'js/saveSvgAsPng.js'),),
             'sha512-7QDaqJsVhdFPwviCxkgHiGm9omeaMBe1VKbHySWU6oFB2LtnGCcYS13eVoslUgq6VZC6Tjq/HddBd1K6p2PGpA=='),
-    Package('react-resizable', '1.4.6',
-            (('css/styles.css', 'css/react-resizable-styles.css'),),
-            'sha512-4zLORO51u0/mlDsrVCAA4p266d+3mb2ZMNdiWOotAh/PdnfrRzZhgePmKE08PSQatXVIfMjmyD+Sapay8tmxdQ=='),
-    Package('react-grid-layout', '0.16.3',
-            (('css/styles.css', 'css/react-grid-layout-styles.css'),),
-            'sha512-ytP92EqUjqcFhGzvdeKrK610dQ04GdFwRCWtD6PoeL5wR3liETcFISO7k8RBqnosV86JtXf/DwIfrL0COLs0gg=='),
     Package('classnames', '2.2.5',
             (('index.js', 'fonts/classnames'),),
             'sha512-DTt3GhOUDKhh4ONwIJW4lmhyotQmV2LjNlGK/J2hkwUcqcbKkCLAdJPtxQnxnlc7SR3f1CEXCyMmc7WLUsWbNA=='),
-    # MathJax loads its parts on demand: the whole runtime, without the unminified copy and with the
-    # TeX fonts only (16 of the package's 60 MB)
-    Package('mathjax', '2.7.5',
-            (('', 'js/mathjax/2.7.5/'),),
-            'sha512-OzsJNitEHAJB3y4IIlPCAvS0yoXwYjlo2Y4kmm9KQzyIBZt2d8yKRalby3uTRNN4fZQiGL2iMXjpdP1u2Rq2DQ==',
-            skip=r'^(unpacked|test|docs)/|^(fonts/HTML-CSS|jax/output/[^/]+/fonts)/(?!TeX/)|/png/'),
 )
+
+
+def styles(name, version, integrity):
+    """react-resizable's or react-grid-layout's style sheet, under the name every visdom version gives it."""
+    return Package(name, version, (('css/styles.css', f'css/{name}-styles.css'),), integrity)
+
+
+# {visdom version: the packages of its page}; a new version's list is in its visdom/server/build.py
+# (download_scripts) and the files its static/index.html loads: tests/test_visdom_assets.py checks both
+ASSETS = {
+    '0.2.4': COMMON + (
+        styles('react-resizable', '1.4.6',
+               'sha512-4zLORO51u0/mlDsrVCAA4p266d+3mb2ZMNdiWOotAh/PdnfrRzZhgePmKE08PSQatXVIfMjmyD+Sapay8tmxdQ=='),
+        styles('react-grid-layout', '0.16.3',
+               'sha512-ytP92EqUjqcFhGzvdeKrK610dQ04GdFwRCWtD6PoeL5wR3liETcFISO7k8RBqnosV86JtXf/DwIfrL0COLs0gg=='),
+        # MathJax 2 loads its parts on demand: the whole runtime, without the unminified copy and with the
+        # TeX fonts only (16 of the package's 60 MB)
+        Package('mathjax', '2.7.5',
+                (('', 'js/mathjax/2.7.5/'),),
+                'sha512-OzsJNitEHAJB3y4IIlPCAvS0yoXwYjlo2Y4kmm9KQzyIBZt2d8yKRalby3uTRNN4fZQiGL2iMXjpdP1u2Rq2DQ==',
+                skip=r'^(unpacked|test|docs)/|^(fonts/HTML-CSS|jax/output/[^/]+/fonts)/(?!TeX/)|/png/'),
+    ),
+    '0.3.0': COMMON + (
+        styles('react-resizable', '3.1.3',
+               'sha512-liJBNayhX7qA4tBJiBD321FDhJxgGTJ07uzH5zSORXoE8h7PyEZ8mLqmosST7ppf6C4zUsbd2gzDMmBCfFp9Lw=='),
+        styles('react-grid-layout', '2.2.3',
+               'sha512-OAEJHBxmfuxQfVtZwRzmsokijGlBgzYIJ7MUlLk/VSa43SaGzu15w5D0P2RDrfX5EvP9POMbL6bFrai/huDzbQ=='),
+        # MathJax 3's page loads the combined es5/tex-mml-svg.js, which fetches the TeX extensions, menu and
+        # accessibility parts it autoloads from the folders beside it: those, without the other combined
+        # files (10 of the package's 24 MB)
+        Package('mathjax', '3.2.2',
+                (('es5/', 'js/mathjax/3.2.2/es5/'),),
+                'sha512-Bt+SSVU8eBG27zChVewOicYs7Xsdt40qm4+UpHyX7k0/O9NliPc+x77k1/FEsPsjKPZGJvtRZM1vO+geW0OhGw==',
+                skip=r'^es5/(?!tex-mml-svg\.js$)[^/]+\.js$'),
+    ),
+}
+
+
+def packages_for(version):
+    """The packages visdom `version`'s page needs; a clear error for a version without a table."""
+    if version not in ASSETS:
+        known = ', '.join(ASSETS)
+        raise UserError(f'visdom {version}: its page\'s web assets are not known here (known: visdom {known}); '
+                        f'install one of those (pip install visdom==0.3.0; visdom==0.2.4 before Python 3.12), '
+                        f'or add its table to util/visdom_assets.py from its visdom/server/build.py')
+    return ASSETS[version]
 
 
 def visdom_static():
@@ -115,20 +150,34 @@ def visdom_static():
     if spec is None:
         raise UserError('visdom is not installed: run `bash scripts/install.sh` (or `pip install visdom`) first')
     package = os.path.dirname(spec.origin)
-    with open(os.path.join(package, 'VERSION')) as f:
-        return os.path.join(package, 'static'), f.read().strip()
+    try:
+        with open(os.path.join(package, 'VERSION')) as f:
+            version = f.read().strip()
+    except FileNotFoundError:  # visdom's __init__ reads this file; fall back to the distribution's metadata
+        version = importlib.metadata.version('visdom')
+    return os.path.join(package, 'static'), version
 
 
-def is_installed(static, version, packages=PACKAGES):
-    """True when a complete install of these packages is in static/ for this visdom version."""
+def read_manifest(static):
+    """What the last complete install placed: {'packages': [name@version], 'files': [paths]}, or {}."""
+    try:
+        with open(os.path.join(static, MANIFEST)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def is_installed(static, version, packages=None):
+    """True when a complete install of these packages (default: visdom `version`'s) is in static/ for it."""
+    packages = packages_for(version) if packages is None else packages
     try:
         with open(os.path.join(static, 'version.built')) as f:
             built = f.read().strip()
-        with open(os.path.join(static, MANIFEST)) as f:
-            manifest = json.load(f)
-    except (OSError, ValueError):
+    except OSError:
         return False
-    return (built == version and manifest.get('packages') == [f'{p.name}@{p.version}' for p in packages]
+    manifest = read_manifest(static)
+    wanted = sorted(f'{p.name}@{p.version}' for p in packages)
+    return (built == version and sorted(manifest.get('packages', ())) == wanted
             and all(os.path.isfile(os.path.join(static, path)) for path in manifest.get('files', ())))
 
 
@@ -149,7 +198,7 @@ def fetch(package, source=None):
     except OSError as err:
         if source is None:
             raise UserError(f'{package.url}: cannot fetch it ({err}); without access to {REGISTRY}, download the '
-                            f'files that `python scripts/visdom_assets.py --list` names elsewhere and pass their '
+                            f'files that `python -m util.visdom_assets --list` names elsewhere and pass their '
                             f'folder with --from')
         raise UserError(f'{os.path.join(source, package.tarball)}: cannot read it ({err.strerror}); --from needs '
                         f'every file that --list names')
@@ -191,13 +240,18 @@ def unpack(package, data, static):
     return sorted(wanted)
 
 
-def install(static, version, packages=PACKAGES, source=None):
-    """Place every package's files in static/ unless they are there already; True when it had to."""
+def install(static, version, packages=None, source=None):
+    """Place every package's files (default: visdom `version`'s) in static/ unless they are there already, and
+    remove what an earlier install placed that this one does not (another visdom version's); True when it had to."""
+    packages = packages_for(version) if packages is None else packages
     if is_installed(static, version, packages):
         return False
     files = []
     for package in packages:
         files += unpack(package, fetch(package, source), static)
+    for stale in set(read_manifest(static).get('files', ())) - set(files):
+        if os.path.isfile(os.path.join(static, stale)):
+            os.remove(os.path.join(static, stale))
     with open(os.path.join(static, MANIFEST), 'w') as f:
         json.dump({'packages': [f'{p.name}@{p.version}' for p in packages], 'files': files}, f, indent=0)
     with open(os.path.join(static, 'version.built'), 'w') as f:
@@ -210,16 +264,20 @@ def main(argv=None):
     parser.add_argument('--list', action='store_true', help='print the tarball URLs and exit')
     parser.add_argument('--from', dest='source', help='folder holding the tarballs (offline install)')
     parser.add_argument('--static', help="target folder (default: the installed visdom's static/)")
+    parser.add_argument('--visdom_version', help=f'the assets of this visdom version (default: the installed '
+                        f'one\'s; known: {", ".join(ASSETS)}), e.g. to --list them for another machine')
     args = parser.parse_args(argv)
+    static, version = (None, None) if args.list and args.visdom_version else visdom_static()
+    version = args.visdom_version or version
+    packages = packages_for(version)
     if args.list:
-        print('\n'.join(p.url for p in PACKAGES))
+        print('\n'.join(p.url for p in packages))
         return
-    static, version = visdom_static()
     static = args.static or static
-    if install(static, version, source=args.source):
-        print(f'visdom assets: {len(PACKAGES)} packages placed in {static}')
+    if install(static, version, packages, source=args.source):
+        print(f'visdom assets: {len(packages)} packages for visdom {version} placed in {static}')
     else:
-        print(f'visdom assets: already in {static}')
+        print(f'visdom assets: visdom {version}\'s already in {static}')
 
 
 if __name__ == '__main__':

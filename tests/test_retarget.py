@@ -1,0 +1,280 @@
+"""retarget.py end to end on tiny synthetic videos (32 px, ngf 8): the output has the input's frame
+count and rate, the plan fills the budget, an interrupted run resumes, a finished one only
+re-translates, changed inputs or flags are noticed, and bad input is one line with exit status 2."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import retarget as retarget_cli
+from conftest import ROOT, run_script
+from scripts.make_demo_data import make_clip
+from util import retarget
+from util.errors import UserError, run_cli
+from util.video import video_info, write_video
+
+FPS_A = 15  # not the 30 frames/s a folder of frames gets, so a video's own rate must carry through
+TINY_NETS = ['--ngf', '8', '--ndf', '8', '--display_id', '0', '--nThreads', '0', '--amp', 'off']
+
+
+def make_inputs(folder):
+    """A: an mp4 of 9 frames of 48 x 32 at FPS_A; B: a folder of 7 PNG frames of 32 x 32."""
+    rng = np.random.default_rng(0)
+    a = os.path.join(folder, 'walk_day.mp4')
+    write_video(a, [frame[8:40] for frame in make_clip(rng, 'A', 9, 48)], FPS_A)  # 48 wide, 32 high
+    b = os.path.join(folder, 'walk_night')
+    os.makedirs(b)
+    for t, frame in enumerate(make_clip(rng, 'B', 7, 32)):
+        Image.fromarray(frame).save(os.path.join(b, f'{t}.png'))
+    return a, b
+
+
+def retarget_argv(tmp, a, b, *args):
+    return [a, b, '--checkpoints_dir', os.path.join(tmp, 'ck'), '--results_dir', os.path.join(tmp, 'res'),
+            *TINY_NETS, *args]
+
+
+def run(tmp, a, b, *args, check=True):
+    return run_script('retarget.py', *retarget_argv(tmp, a, b, *args), check=check)
+
+
+def one_error_line(result):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith('error: '), result.stderr
+    return lines[0]
+
+
+def error_here(capsys, tmp, a, b, *args):
+    """retarget.py's one-line error for these arguments, run in this process (no second torch import)."""
+    with pytest.raises(SystemExit) as stop:
+        run_cli(retarget_cli.main, retarget_argv(tmp, a, b, *args))
+    assert stop.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error: '), lines
+    return lines[0]
+
+
+@pytest.fixture(scope='module')
+def finished(tmp_path_factory):
+    """A finished run with --both: 12 iterations in 2 epochs."""
+    tmp = str(tmp_path_factory.mktemp('retarget'))
+    a, b = make_inputs(tmp)
+    result = run(tmp, a, b, '--iterations', '12', '--epochs', '2', '--both')
+    return tmp, a, b, result
+
+
+def test_outputs_keep_the_inputs_frame_count_and_rate(finished):
+    tmp, a, b, result = finished
+    name = 'walk_day_to_night'  # the shared leading word is said once
+    results = os.path.join(tmp, 'res', name)
+    forward = video_info(os.path.join(results, 'walk_day_as_night.mp4'))
+    assert (forward.frames, forward.fps) == (9, FPS_A)
+    assert (forward.width, forward.height) == (48, 32)  # whole frames, at the training scale, not square crops
+    side = video_info(os.path.join(results, 'walk_day_as_night_side_by_side.mp4'))
+    assert (side.frames, side.width, side.height) == (9, 96, 32)
+    backward = video_info(os.path.join(results, 'walk_night_as_day.mp4'))  # --both; a frame folder: 30 frames/s
+    assert (backward.frames, backward.fps) == (7, 30)
+    page = open(os.path.join(results, 'index.html')).read()
+    assert 'src="walk_day_as_night.mp4"' in page and 'src="walk_night_as_day.mp4"' in page
+
+    record = json.load(open(os.path.join(tmp, 'ck', name, 'retarget.json')))
+    plan = record['plan']
+    assert record['trained'] and plan['iterations'] == 12 and (plan['niter'], plan['niter_decay']) == (1, 1)
+    argv = record['train_argv']
+    for flag, value in (('--which_model_netG', 'resnet_6blocks'), ('--which_model_netP', 'unet_32'),
+                        ('--pool_size', '0'), ('--fineSize', '32'), ('--loadSize', '48'), ('--epoch_size', '6')):
+        assert argv[argv.index(flag) + 1] == value, flag  # the authors' settings, the size from the inputs
+    assert '--no_dropout' in argv
+    assert f'plan: 12 iterations of 32 px' in result.stdout
+    assert os.path.exists(os.path.join(tmp, 'ck', name, 'web', 'index.html'))  # train.py's page
+    assert os.path.exists(os.path.join(tmp, 'ck', name, '2_net_G_A.pth'))  # both epochs ran
+
+
+def test_a_rerun_only_translates(finished):
+    tmp, a, b, _ = finished
+    folder = os.path.join(tmp, 'ck', 'walk_day_to_night')
+    weights = os.path.join(folder, 'latest_net_G_A.pth')
+    video = os.path.join(tmp, 'res', 'walk_day_to_night', 'walk_day_as_night.mp4')
+    before = os.stat(weights).st_mtime_ns, os.stat(video).st_mtime_ns
+    result = run(tmp, a, b, '--iterations', '12', '--epochs', '2')
+    assert 'is trained (12 iterations): translating only' in result.stdout
+    assert os.stat(weights).st_mtime_ns == before[0]  # no training
+    assert os.stat(video).st_mtime_ns > before[1]  # translated again
+    assert video_info(video).frames == 9
+
+
+def test_a_changed_flag_is_noticed(finished, capsys):
+    tmp, a, b, _ = finished
+    line = error_here(capsys, tmp, a, b, '--iterations', '13', '--epochs', '2')
+    assert '--iterations was 12, now 13' in line and '--restart' in line
+    line = error_here(capsys, tmp, a, b, '--iterations', '12', '--epochs', '2', '--lr', '0.001')
+    assert 'train.py flags' in line and '--lr 0.001' in line
+
+
+def test_resume_after_a_kill_then_a_changed_input_is_noticed(tmp_path):
+    tmp = str(tmp_path)
+    a, b = make_inputs(tmp)
+    argv = retarget_argv(tmp, a, b, '--iterations', '40', '--epochs', '4', '--name', 'run')
+    state = os.path.join(tmp, 'ck', 'run', 'latest_train_state.pth')
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'retarget.py'), *argv], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 300
+        while not os.path.exists(state) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)  # no chance to save anything more
+    finally:
+        output, errors = process.communicate()
+    assert process.returncode == -signal.SIGKILL, errors  # killed, not finished before it
+    record = json.load(open(os.path.join(tmp, 'ck', 'run', 'retarget.json')))
+    assert not record['trained']
+
+    result = run(tmp, a, b, '--iterations', '40', '--epochs', '4', '--name', 'run')
+    resumed_at = int(result.stdout.split('resuming at epoch ')[1].split()[0])
+    assert resumed_at in (2, 3, 4)  # after an epoch's end, where the killed run saved
+    assert 'resuming from' in open(os.path.join(tmp, 'ck', 'run', 'retarget_log.txt')).read()  # train.py's word
+    assert video_info(os.path.join(tmp, 'res', 'run', 'walk_day_as_night.mp4')).frames == 9
+    assert os.path.exists(os.path.join(tmp, 'ck', 'run', '4_net_G_A.pth'))
+
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(os.path.join(b, '3.png'))  # one frame of B replaced
+    line = one_error_line(run(tmp, a, b, '--iterations', '40', '--epochs', '4', '--name', 'run', check=False))
+    assert f'the second input {os.path.abspath(b)} changed' in line
+
+
+def test_a_short_budget_plan_fills_it(tmp_path):
+    tmp = str(tmp_path)
+    a, b = make_inputs(tmp)
+    result = run(tmp, a, b, '--minutes', '2', '--plan_only', '--name', 'plan')
+    plan = json.load(open(os.path.join(tmp, 'ck', 'plan', 'retarget.json')))['plan']
+    # the plan keeps to the budget; below it by less than the remainder of dividing the iterations into
+    # epochs (< epochs steps) and one step's rounding, plus a save if the number of epochs moved
+    save_s = (plan['train_s'] - plan['iterations'] * plan['step_s']) / (plan['epochs'] + 1)
+    assert plan['train_s'] + plan['other_s'] <= 120
+    assert plan['train_s'] + plan['other_s'] >= 120 - (plan['epochs'] + 1) * plan['step_s'] - save_s
+    assert plan['iterations'] == plan['epochs'] * plan['epoch_size'] >= retarget.MIN_ITERATIONS
+    assert plan['niter'] + plan['niter_decay'] == plan['epochs'] and plan['niter_decay'] >= 1
+    assert f'plan: {plan["iterations"]:,} iterations of 32 px' in result.stdout
+    assert 'about 2.0 min' in result.stdout or 'about 1.9 min' in result.stdout
+    assert not os.path.exists(os.path.join(tmp, 'res', 'plan'))  # --plan_only: nothing trained or translated
+
+
+TIMINGS = [retarget.Timing(step_s=3.4, save_s=4.5, setup_s=5.0, frame_s=0.02),  # this CPU, 64 px, ngf 64
+           retarget.Timing(step_s=0.08, save_s=2.0, setup_s=8.0, frame_s=0.004),  # a GPU-like step
+           retarget.Timing(step_s=0.05, save_s=0.02, setup_s=1.0, frame_s=0.001)]  # the tests' nets
+
+
+@pytest.mark.parametrize('timing', TIMINGS)
+@pytest.mark.parametrize('minutes', [10, 60])
+def test_plan_keeps_to_the_budget(timing, minutes):
+    budget = minutes * 60
+    plan = retarget.make_plan(timing, spent_s=25.0, translate_frames=300, budget_s=budget)
+    assert plan.total_s <= budget
+    assert plan.total_s >= 0.97 * budget  # "within a few percent"
+    assert plan.iterations == plan.epochs * plan.epoch_size
+    assert 2 <= plan.epochs <= 200 and plan.niter + plan.niter_decay == plan.epochs
+    # the saves at the epochs' ends are paid for, and are at most a few minutes apart
+    assert plan.train_s == pytest.approx(plan.iterations * timing.step_s + (plan.epochs + 1) * timing.save_s)
+    assert plan.epoch_size * timing.step_s <= retarget.EPOCH_MIN_S * 1.25
+
+
+@pytest.mark.parametrize('slowdown', [0.5, 1.0, 2.5])
+def test_the_deadline_ends_the_epochs_on_time(monkeypatch, slowdown):
+    """Training on a machine `slowdown` times slower than timed: every epoch runs (the learning-rate
+    schedule completes) and training ends on time, not slowdown times later."""
+    plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, budget_s=1800)
+    clock = [0.0]
+    monkeypatch.setattr(retarget.time, 'perf_counter', lambda: clock[0])
+    end = plan.setup_s + plan.train_s
+    cap = int(plan.epoch_size * retarget.HEADROOM)
+    deadline = retarget.Deadline(end, plan.epochs, 0, cap, plan, on_step=lambda: None)
+    clock[0] += plan.setup_s
+    iterations = []
+    for _ in range(plan.epochs):
+        n = 0
+        while n < cap:  # train.py's epoch: up to cap iterations, or until on_step says the epoch is over
+            clock[0] += plan.step_s * slowdown
+            n += 1
+            if deadline():
+                break
+        iterations.append(n)
+        clock[0] += plan.save_s
+    clock[0] += plan.save_s  # the last epoch's numbered weights
+    if slowdown <= 1:  # on time or early: each epoch its planned iterations, or the cap when faster
+        assert iterations == [min(cap, round(plan.epoch_size / slowdown))] * plan.epochs
+    else:  # late: the epochs shrink alike, and training still ends by the deadline (to within a step)
+        assert max(iterations) - min(iterations) <= 1
+        assert end - plan.step_s * slowdown <= clock[0] <= end + plan.step_s * slowdown
+
+
+def test_a_budget_too_small_says_the_smallest_that_works():
+    timing = TIMINGS[0]
+    with pytest.raises(UserError, match=r'needs --minutes [\d.]+$') as error:
+        retarget.make_plan(timing, spent_s=25.0, translate_frames=300, budget_s=120)
+    smallest = float(str(error.value).rsplit(' ', 1)[1])
+    plan = retarget.make_plan(timing, spent_s=25.0, translate_frames=300, budget_s=smallest * 60)
+    assert plan.iterations >= retarget.MIN_ITERATIONS  # the minimum it names is enough
+
+
+def test_plan_of_a_fixed_number_of_iterations():
+    plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, iterations=1000)
+    assert plan.iterations <= 1000 and plan.iterations == plan.epochs * plan.epoch_size
+    assert 1000 - plan.iterations < plan.epochs
+
+
+def test_frame_size_follows_the_device_and_never_upscales():
+    def side(*sizes):
+        return retarget.Side('x', [], list(sizes))
+    assert retarget.choose_size([side((1920, 1080)), side((1280, 720))], 'cuda') == 256
+    assert retarget.choose_size([side((1920, 1080)), side((1280, 720))], 'cpu') == 64
+    assert retarget.choose_size([side((200, 150)), side((640, 480))], 'cuda') == 128  # not above 150
+    with pytest.raises(UserError, match='does not upscale'):
+        retarget.choose_size([side((100, 100)), side((640, 480))], 'cuda', requested=128)
+    with pytest.raises(UserError, match='at least 32 px'):
+        retarget.choose_size([side((24, 24)), side((640, 480))], 'cpu')
+    # 16:9 at 64 px: every clip's height reaches 64 at the load width; translated at multiples of 4
+    assert retarget.load_size([side((1920, 1080))], 64) == 114
+    assert retarget.translation_size((1920, 1080), 114) == (112, 64)  # 114 x 64.1, to the nearest multiples of 4
+
+
+def test_names_from_the_inputs():
+    assert retarget.short_name('speaker_b', 'speaker_a') == 'b'
+    assert retarget.short_name('clip_dusk', 'clip_day') == 'dusk'  # cut at a separator, not inside a word
+    assert retarget.short_name('night', 'day') == 'night'
+    assert retarget.short_name('take', 'take') == 'take'
+
+
+@pytest.mark.parametrize('case', ['missing', 'unreadable', 'own flag', 'unknown flag', 'no budget'])
+def test_bad_input_is_one_line(tmp_path, capsys, case):
+    tmp = str(tmp_path)
+    a, b = make_inputs(tmp)
+    args = ['--iterations', '5']
+    if case == 'missing':
+        a = os.path.join(tmp, 'nothere.mp4')
+    elif case == 'unreadable':
+        a = os.path.join(tmp, 'broken.mp4')
+        with open(a, 'wb') as f:
+            f.write(b'\x00not a video' * 100)
+    elif case == 'own flag':
+        args += ['--niter', '3']
+    elif case == 'unknown flag':
+        args += ['--bogus', '3']
+    else:
+        args = []
+    line = error_here(capsys, tmp, a, b, *args)
+    expected = {'missing': 'nothere.mp4 does not exist', 'unreadable': 'broken.mp4: cannot be decoded',
+                'own flag': '--niter is set by retarget.py', 'unknown flag': 'unrecognized arguments: --bogus',
+                'no budget': 'one of the arguments --minutes --iterations is required'}[case]
+    assert expected in line
+
+
+def test_a_budget_too_small_here_is_one_line(tmp_path, capsys):
+    tmp = str(tmp_path)
+    a, b = make_inputs(tmp)
+    line = error_here(capsys, tmp, a, b, '--minutes', '0.05')
+    assert 'too short for even 50 iterations here' in line and 'needs --minutes' in line
