@@ -180,7 +180,9 @@ def nccl(args, rest):
                    f'tested on the CPU by tests/test_distributed.py)')
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'out.pt')
-        command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+        # the processes meet on 127.0.0.1: torchrun's default, the hostname, may not resolve in a container
+        command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--local-addr', '127.0.0.1',
+                   '--nproc_per_node', '2',
                    os.path.join(ROOT, 'tests', 'ddp_worker.py'), out, '3', *config(32), '--ngf', '8', '--ndf', '8',
                    '--gpu_ids', '0,1', '--seed', '5', '--checkpoints_dir', tmp, '--dataroot', 'unused',
                    '--display_id', '0']
