@@ -92,10 +92,13 @@ def config(size, *flags):
 
 
 def set_tf32(on):
-    """TF32 for cuDNN's convolutions and cuBLAS's matrix products (PyTorch >= 2.9 API, else the older one)."""
+    """TF32 for cuDNN and cuBLAS (PyTorch >= 2.9 API, else the older one). While they are 'ieee' the older
+    getter torch.backends.cudnn.allow_tf32 raises (PyTorch 2.14): the --compile rows, whose compiler
+    might read it, run with TF32 on."""
     if hasattr(torch.backends, 'fp32_precision'):
-        torch.backends.cudnn.conv.fp32_precision = torch.backends.cuda.matmul.fp32_precision = \
-            'tf32' if on else 'ieee'
+        precision = 'tf32' if on else 'ieee'
+        torch.backends.cudnn.conv.fp32_precision = torch.backends.cudnn.rnn.fp32_precision = precision
+        torch.backends.cuda.matmul.fp32_precision = precision
     else:
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = on
 
@@ -115,7 +118,6 @@ def time_row(args, rest, size, variant):
     if compiles(variant) and compile_problem():
         raise Skip(compile_problem())
     set_tf32(variant.tf32)
-    torch._dynamo.reset()  # each row compiles its own model's regions afresh
     step, device, images = make_step(train_options(config(size, *variant.flags, *rest)), variant.authors)
     seconds = time_steps(step, device, args.steps, args.warmup, args.repeats)
     return {'s_per_step': seconds, 'img_per_s': images / seconds, 'peak_mem_mb': peak_memory_mb(device)}
@@ -209,7 +211,8 @@ def run_job(job, args, needs_s):
         return 'skipped', str(err)
     except Exception as err:
         return 'failed', f'{type(err).__name__}: {(str(err).strip().splitlines() or [""])[-1][:300]}'
-    finally:
+    finally:  # free the row's model: compiled regions (and their CUDA graphs) hold it until dynamo resets
+        torch._dynamo.reset()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
