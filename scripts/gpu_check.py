@@ -61,7 +61,10 @@ VARIANTS = [
 ]
 COMPILE_NEEDS_S = 90  # a --compile row is not started with less of the budget left: compiling takes about that
 FP16_STEPS = 12  # the scaler starts at 2**16 and halves after each step whose gradients overflow, skipping it
-OOM_BATCH = 192  # about 100 GB of activations at 256 px, yet each under 2**31 elements (no 32-bit index limits)
+# train.py at 256 px with resnet_9blocks: the activations one direction saves for its backward come to about
+# 1 GB an example (saved_tensors_hooks on the CPU at 64 px, x16), so 200 need some 200 GB, well over an H200's
+# 139; the largest tensor holds 1.9e9 elements, under 2**31, so no kernel meets a 32-bit index limit first
+OOM_BATCH = 200
 
 
 class Skip(Exception):
@@ -166,13 +169,13 @@ def out_of_memory(args, rest):
             for i in range(count):
                 Image.new('RGB', (96, 32), (i % 256, 80, 160)).save(os.path.join(data, f'train{domain}', f'{i}.png'))
         command = [sys.executable, os.path.join(ROOT, 'train.py'), '--dataroot', data, '--checkpoints_dir', data,
-                   *config(256, *rest), '--batchSize', str(OOM_BATCH), '--nThreads', '0', '--display_id', '0',
-                   '--no_html', '--niter', '1', '--niter_decay', '0']
+                   *config(256, *rest), '--which_model_netG', 'resnet_9blocks', '--batchSize', str(OOM_BATCH),
+                   '--nThreads', '0', '--display_id', '0', '--no_html', '--niter', '1', '--niter_decay', '0']
         result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     last = (result.stderr.strip().splitlines() or [''])[-1]
     assert result.returncode == 2 and last.startswith('error: out of GPU memory') and \
         'Traceback' not in result.stderr, f'exit status {result.returncode}, stderr ends: {last[-300:]}'
-    return f'--batchSize {OOM_BATCH} at 256 px: exit status 2, "{last[:90]}..."'
+    return f'--batchSize {OOM_BATCH} at 256 px, resnet_9blocks: exit status 2, "{last[:90]}..."'
 
 
 def nccl(args, rest):
@@ -258,7 +261,8 @@ def report(args, rest, rows, tests):
              f'Configuration: `{summary["configuration"]}`. Each time: median of {args.repeats} runs of {args.steps} '
              f'steps after {args.warmup} warm-up steps ({timing}). Peak MB: {peak}. Speed-up: over the authors\' '
              f'step at the same size and TF32 setting; TF32 (GPU only) is on unless a row says off.', '',
-             '| size | step | s/step | img/s | peak MB | speed-up | note |', '| --- | --- | --- | --- | --- | --- | --- |']
+             '| size | step | s/step | img/s | peak MB | speed-up | note |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
     for r in table:
         if r['status'] == 'ok':
             speedup = f'{r["speedup"]:.2f}x' if r['speedup'] else ''

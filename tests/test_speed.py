@@ -126,7 +126,8 @@ def gpu_check(tmp_path, *flags):
              " sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
     result = subprocess.run([sys.executable, '-c', block, 'scripts/gpu_check.py', '--gpu_ids', '-1', '--sizes', '32',
                              '--ngf', '8', '--ndf', '8', '--npf', '2', '--steps', '1', '--warmup', '1', '--repeats',
-                             '2', '--out', str(tmp_path), *flags], capture_output=True, text=True, cwd=ROOT, timeout=600)
+                             '2', '--out', str(tmp_path), *flags],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     with open(tmp_path / 'gpu_check.json') as f:
         summary = json.load(f)
