@@ -2,10 +2,10 @@
 tests that need a GPU, in one command that writes OUT/gpu_check.md (a table) and OUT/gpu_check.json.
 
     bash scripts/gpu_check.sh                          # one GPU: at most 8 minutes, no network
-    python scripts/gpu_check.py --gpu_ids -1 --sizes 32 --ngf 8 --ndf 8 --steps 2 --warmup 1 --repeats 2 \\
+    bash scripts/gpu_check.sh --gpu_ids -1 --sizes 32 --ngf 8 --ndf 8 --npf 2 --steps 1 --warmup 1 --repeats 2 \\
         --no_compile                                   # the CPU, tiny: what CI runs so that it does not rot
 
-Configurations: the authors' Recycle-GAN command (recycle_gan, G resnet_6blocks, P unet_<size>,
+Configurations: the authors' Recycle-GAN command (README: recycle_gan, G resnet_6blocks, P unet_<size>,
 --no_dropout --identity 0 --pool_size 0, batch 1) at each of --sizes; other train.py flags are
 passed on (e.g. --which_model_netG resnet_9blocks). Rows run eager first, then the GPU tests, then
 the --compile rows (their compiling takes minutes); a row that fails is reported and the next one
