@@ -7,7 +7,8 @@ from cycle_gan on the same seeds) and a chart with the spread.
 
 Every (run, seed) writes its scores and wall time to <runs_dir>/<run>_seed<seed>.json (small, committed)
 as soon as it is done; a run whose JSON is there is not trained again, so a long comparison can be run over
-several sittings, and an interrupted training continues from its latest state (train.py --continue_train).
+several sittings, and an interrupted training continues from its latest state (train.py --continue_train),
+its wall time summed over the sittings.
 --report_only rebuilds the table, the summary JSON and the chart from the JSONs alone.
 
 The budget is the same for every run: the same training clips, networks, number of iterations (epochs x
@@ -106,7 +107,8 @@ def read_run(args, path):
 
 
 def train_run(run, seed, args):
-    """Train one (run, seed), continuing an interrupted training; returns (seconds of this sitting, resumed)."""
+    """Train one (run, seed): not again once finished with the same flags, continued where an interrupted training
+    stopped. Returns (training seconds over all sittings, whether a sitting was killed before it could be timed)."""
     model, flags, _ = RUNS[run]
     data = os.path.join(args.dataroot, 'frames') if model in SINGLE_FRAMES else args.dataroot
     checkpoints = os.path.join(args.out, 'checkpoints')
@@ -115,10 +117,28 @@ def train_run(run, seed, args):
             '--pool_size', '0', '--no_flip', '--seed', str(seed), '--niter', str(args.niter),
             '--niter_decay', str(args.niter_decay), '--display_id', '0', '--print_freq', '500',
             '--save_epoch_freq', str(args.niter + args.niter_decay)] + network_flags(args) + flags
-    resumed = os.path.exists(os.path.join(checkpoints, name, 'latest_train_state.pth'))
+    timing_path = os.path.join(checkpoints, name, 'compare_train.json')
+    timing = None
+    if os.path.exists(timing_path):
+        with open(timing_path) as f:
+            timing = json.load(f)
+    if timing is None or timing['argv'] != argv:  # nothing, or a training with other flags: start afresh
+        timing, resume = {'argv': argv, 'seconds': 0.0, 'finished': False, 'incomplete': False, 'running': False}, False
+    else:
+        resume = os.path.exists(os.path.join(checkpoints, name, 'latest_train_state.pth'))
+    if timing['finished']:
+        return timing['seconds'], timing['incomplete']
+    # 'running' still set: the last sitting was killed (SIGKILL, power) before it could add its time
+    timing['incomplete'] |= timing['running']
+    write_json(timing_path, dict(timing, running=True))
     start = time.time()
-    train.main(argv + ['--continue_train'] * resumed)
-    return time.time() - start, resumed
+    try:
+        train.main(argv + ['--continue_train'] * resume)
+        timing['finished'] = True
+    finally:  # also when stopped by SIGTERM or Ctrl-C: train.py saved its state, the next sitting continues
+        timing['seconds'] += time.time() - start
+        write_json(timing_path, timing)
+    return timing['seconds'], timing['incomplete']
 
 
 def translate(run, seed, args):
@@ -150,9 +170,9 @@ def score_both_ways(args, images=None):
 
 def do_run(run, seed, args, iterations):
     """Train, translate and score one (run, seed) and write its JSON."""
-    seconds, resumed = train_run(run, seed, args)
+    seconds, incomplete = train_run(run, seed, args)
     record = {'run': run, 'model': RUNS[run][0], 'flags': RUNS[run][1], 'note': RUNS[run][2], 'seed': seed,
-              'iterations': iterations, 'train_seconds': round(seconds, 1), 'resumed_training': resumed,
+              'iterations': iterations, 'train_seconds': round(seconds, 1), 'train_time_incomplete': incomplete,
               'torch_threads': args.torch_threads, 'budget': budget(args),
               'scores': score_both_ways(args, translate(run, seed, args))}
     write_json(run_path(args, run, seed), record)
@@ -178,7 +198,7 @@ def summarise(records, reference, styles):
         entry = {'model': RUNS[run][0], 'flags': RUNS[run][1], 'note': RUNS[run][2],
                  'seeds': [r['seed'] for r in seeds],
                  'iterations': seeds[0]['iterations'], 'train_seconds': [r['train_seconds'] for r in seeds],
-                 'resumed_training': [r['resumed_training'] for r in seeds], 'scores': {}}
+                 'train_time_incomplete': [r['train_time_incomplete'] for r in seeds], 'scores': {}}
         for direction, metrics in METRICS.items():
             for group in ['overall'] + styles:
                 for key, _ in metrics:
@@ -250,7 +270,7 @@ def write_table(summary, styles, path):
         entry = summary['runs'][run]
         seconds = entry['train_seconds']
         mean, std = spread(seconds)
-        at_least = '≥ ' if any(entry['resumed_training']) else ''  # a resumed training's first sitting is not timed
+        at_least = '≥ ' if any(entry['train_time_incomplete']) else ''  # a killed sitting is not timed
         rows.append([label(run, summary), ' '.join([entry['model'], *entry['flags']]), entry['iterations'],
                      ', '.join(map(str, entry['seeds'])),
                      at_least + f'{mean:.0f}' + ('' if std is None else f' ± {std:.0f}')])

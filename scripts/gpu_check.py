@@ -2,10 +2,10 @@
 tests that need a GPU, in one command that writes OUT/gpu_check.md (a table) and OUT/gpu_check.json.
 
     bash scripts/gpu_check.sh                          # one GPU: at most 8 minutes, no network
-    python scripts/gpu_check.py --gpu_ids -1 --sizes 32 --ngf 8 --ndf 8 --steps 2 --warmup 1 --repeats 2 \\
+    bash scripts/gpu_check.sh --gpu_ids -1 --sizes 32 --ngf 8 --ndf 8 --npf 2 --steps 1 --warmup 1 --repeats 2 \\
         --no_compile                                   # the CPU, tiny: what CI runs so that it does not rot
 
-Configurations: the authors' Recycle-GAN command (recycle_gan, G resnet_6blocks, P unet_<size>,
+Configurations: the authors' Recycle-GAN command (README: recycle_gan, G resnet_6blocks, P unet_<size>,
 --no_dropout --identity 0 --pool_size 0, batch 1) at each of --sizes; other train.py flags are
 passed on (e.g. --which_model_netG resnet_9blocks). Rows run eager first, then the GPU tests, then
 the --compile rows (their compiling takes minutes); a row that fails is reported and the next one
@@ -61,7 +61,10 @@ VARIANTS = [
 ]
 COMPILE_NEEDS_S = 90  # a --compile row is not started with less of the budget left: compiling takes about that
 FP16_STEPS = 12  # the scaler starts at 2**16 and halves after each step whose gradients overflow, skipping it
-OOM_BATCH = 192  # about 100 GB of activations at 256 px, yet each under 2**31 elements (no 32-bit index limits)
+# train.py at 256 px with resnet_9blocks: the activations one direction saves for its backward come to about
+# 1 GB an example (saved_tensors_hooks on the CPU at 64 px, x16), so 200 need some 200 GB, well over an H200's
+# 139; the largest tensor holds 1.9e9 elements, under 2**31, so no kernel meets a 32-bit index limit first
+OOM_BATCH = 200
 
 
 class Skip(Exception):
@@ -92,10 +95,13 @@ def config(size, *flags):
 
 
 def set_tf32(on):
-    """TF32 for cuDNN's convolutions and cuBLAS's matrix products (PyTorch >= 2.9 API, else the older one)."""
+    """TF32 for cuDNN and cuBLAS (PyTorch >= 2.9 API, else the older one). While they are 'ieee' the older
+    getter torch.backends.cudnn.allow_tf32 raises (PyTorch 2.14): the --compile rows, whose compiler
+    might read it, run with TF32 on."""
     if hasattr(torch.backends, 'fp32_precision'):
-        torch.backends.cudnn.conv.fp32_precision = torch.backends.cuda.matmul.fp32_precision = \
-            'tf32' if on else 'ieee'
+        precision = 'tf32' if on else 'ieee'
+        torch.backends.cudnn.conv.fp32_precision = torch.backends.cudnn.rnn.fp32_precision = precision
+        torch.backends.cuda.matmul.fp32_precision = precision
     else:
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = on
 
@@ -115,7 +121,6 @@ def time_row(args, rest, size, variant):
     if compiles(variant) and compile_problem():
         raise Skip(compile_problem())
     set_tf32(variant.tf32)
-    torch._dynamo.reset()  # each row compiles its own model's regions afresh
     step, device, images = make_step(train_options(config(size, *variant.flags, *rest)), variant.authors)
     seconds = time_steps(step, device, args.steps, args.warmup, args.repeats)
     return {'s_per_step': seconds, 'img_per_s': images / seconds, 'peak_mem_mb': peak_memory_mb(device)}
@@ -164,13 +169,13 @@ def out_of_memory(args, rest):
             for i in range(count):
                 Image.new('RGB', (96, 32), (i % 256, 80, 160)).save(os.path.join(data, f'train{domain}', f'{i}.png'))
         command = [sys.executable, os.path.join(ROOT, 'train.py'), '--dataroot', data, '--checkpoints_dir', data,
-                   *config(256, *rest), '--batchSize', str(OOM_BATCH), '--nThreads', '0', '--display_id', '0',
-                   '--no_html', '--niter', '1', '--niter_decay', '0']
+                   *config(256, *rest), '--which_model_netG', 'resnet_9blocks', '--batchSize', str(OOM_BATCH),
+                   '--nThreads', '0', '--display_id', '0', '--no_html', '--niter', '1', '--niter_decay', '0']
         result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     last = (result.stderr.strip().splitlines() or [''])[-1]
     assert result.returncode == 2 and last.startswith('error: out of GPU memory') and \
         'Traceback' not in result.stderr, f'exit status {result.returncode}, stderr ends: {last[-300:]}'
-    return f'--batchSize {OOM_BATCH} at 256 px: exit status 2, "{last[:90]}..."'
+    return f'--batchSize {OOM_BATCH} at 256 px, resnet_9blocks: exit status 2, "{last[:90]}..."'
 
 
 def nccl(args, rest):
@@ -180,7 +185,9 @@ def nccl(args, rest):
                    f'tested on the CPU by tests/test_distributed.py)')
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, 'out.pt')
-        command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2',
+        # the processes meet on 127.0.0.1: torchrun's default, the hostname, may not resolve in a container
+        command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--local-addr', '127.0.0.1',
+                   '--nproc_per_node', '2',
                    os.path.join(ROOT, 'tests', 'ddp_worker.py'), out, '3', *config(32), '--ngf', '8', '--ndf', '8',
                    '--gpu_ids', '0,1', '--seed', '5', '--checkpoints_dir', tmp, '--dataroot', 'unused',
                    '--display_id', '0']
@@ -207,7 +214,8 @@ def run_job(job, args, needs_s):
         return 'skipped', str(err)
     except Exception as err:
         return 'failed', f'{type(err).__name__}: {(str(err).strip().splitlines() or [""])[-1][:300]}'
-    finally:
+    finally:  # free the row's model: compiled regions (and their CUDA graphs) hold it until dynamo resets
+        torch._dynamo.reset()
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -253,7 +261,8 @@ def report(args, rest, rows, tests):
              f'Configuration: `{summary["configuration"]}`. Each time: median of {args.repeats} runs of {args.steps} '
              f'steps after {args.warmup} warm-up steps ({timing}). Peak MB: {peak}. Speed-up: over the authors\' '
              f'step at the same size and TF32 setting; TF32 (GPU only) is on unless a row says off.', '',
-             '| size | step | s/step | img/s | peak MB | speed-up | note |', '| --- | --- | --- | --- | --- | --- | --- |']
+             '| size | step | s/step | img/s | peak MB | speed-up | note |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
     for r in table:
         if r['status'] == 'ok':
             speedup = f'{r["speedup"]:.2f}x' if r['speedup'] else ''

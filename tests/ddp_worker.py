@@ -106,6 +106,10 @@ def main():
                     'weights': {n: model.network(n).state_dict() for n in model.model_names},
                     'grads': recorder.grads, 'all_reduces': all_reduces, 'averaged': averaged}, out)
     distributed.teardown()
+    if os.path.isdir('/proc/self/task'):  # Linux: the threads left once the process group is gone
+        names = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]
+        with open(f'{out}.threads{rank}', 'w') as f:
+            f.write('\n'.join(names))
 
 
 if __name__ == '__main__':

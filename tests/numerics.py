@@ -7,10 +7,14 @@ thread counts and reports the worst ones.
 """
 import json
 import os
+import random
 
+import numpy as np
 import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from models import create_model
 
 MARGINS = []  # (test, quantity, value, limit)
 NORMS = (nn.InstanceNorm2d, nn.BatchNorm2d, nn.SyncBatchNorm)
@@ -41,6 +45,38 @@ def assert_losses_close(test, losses, expected, rel, renamed=None):
         assert (mine == 0) if value == 0 else error <= rel, (test, key, mine, value)
         worst = max(worst, error)
     record(test, 'loss relative error', worst, rel)
+
+
+def seeded_model(opt, seed):
+    """The model of `opt`, built after seeding Python, NumPy and torch with `seed` as the reference runs did."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    model = create_model(opt)
+    model.setup(opt)
+    return model
+
+
+def fixture_model(opt, golden):
+    """The model of a golden fixture (`golden`: its cfg and init weights) in the default dtype."""
+    model = seeded_model(opt, golden['cfg']['seed'])
+    for net, state in golden['init'].items():
+        model.network(net).load_state_dict(state, strict=True)
+    return model
+
+
+def float64_step_gradients(make_opt, golden, before_step=None):
+    """The gradients of the fixture's first step computed in float64: the float32 run's reference for
+    assert_first_adam_step_matches. before_step(model) may inject what the step draws (flows, noises)."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = fixture_model(make_opt(), golden)
+        model.set_input({k: v.double() if torch.is_tensor(v) else v for k, v in golden['batches'][0].items()})
+        if before_step is not None:
+            before_step(model)
+        return step_gradients(model, model.optimize_parameters)
+    finally:
+        torch.set_default_dtype(torch.float32)
 
 
 def step_gradients(model, run):

@@ -230,7 +230,7 @@ def test_compare_over_seeds_writes_runs_table_chart_and_resumes(benchmark, tmp_p
     assert runs == sorted([f'{r}_seed{s}.json' for r in ('cycle_gan', 'unsup_recycle_gan', 'cycle_gan_idt0')
                            for s in (0, 1)] + ['reference.json'])
     record = json.loads((tmp_path / 'runs' / 'unsup_recycle_gan_seed1.json').read_text())
-    assert (record['seed'], record['iterations'], record['resumed_training']) == (1, 8, False)
+    assert (record['seed'], record['iterations'], record['train_time_incomplete']) == (1, 8, False)
     assert record['train_seconds'] > 0 and 0 <= record['scores']['A->B']['night']['pixel_acc'] <= 1
 
     # mean and std over the seeds, and the paired difference from cycle_gan, from the per-seed numbers
@@ -260,17 +260,37 @@ def test_compare_over_seeds_writes_runs_table_chart_and_resumes(benchmark, tmp_p
     assert compare.main(argv) == summary
     assert compare.main(argv + ['--report_only']) == summary and (tmp_path / 'compare.md').read_text() == table
 
-    # an interrupted training continues from its latest state
+    # a training stopped by SIGTERM continues from its latest state, its wall time summed over the sittings
     calls = []
-    monkeypatch.setattr(compare.train, 'main', calls.append)
+
+    def stopped(argv):
+        calls.append(argv)
+        state = tmp_path / 'out' / 'checkpoints' / 'cycle_gan_seed5' / 'latest_train_state.pth'
+        state.write_bytes(b'')
+        raise SystemExit(143)  # what train.py does on SIGTERM, after saving its state
+    monkeypatch.setattr(compare.train, 'main', stopped)
     monkeypatch.setattr(compare, 'translate', lambda run, seed, args: str(tmp_path / 'out' / 'results' /
                                                                           'cycle_gan_seed0' / 'test_latest' / 'images'))
-    os.makedirs(tmp_path / 'out' / 'checkpoints' / 'cycle_gan_seed5')
-    (tmp_path / 'out' / 'checkpoints' / 'cycle_gan_seed5' / 'latest_train_state.pth').write_bytes(b'')
-    compare.main(compare_argv(benchmark, tmp_path, '--models', 'cycle_gan', '--seeds', '5'))
-    assert calls[0][-1] == '--continue_train' and '--seed' in calls[0]
-    assert json.loads((tmp_path / 'runs' / 'cycle_gan_seed5.json').read_text())['resumed_training'] is True
+    seed5 = compare_argv(benchmark, tmp_path, '--models', 'cycle_gan', '--seeds', '5')
+    with pytest.raises(SystemExit):
+        compare.main(seed5)
+    timing_path = tmp_path / 'out' / 'checkpoints' / 'cycle_gan_seed5' / 'compare_train.json'
+    first = json.loads(timing_path.read_text())
+    assert (first['finished'], first['running'], first['seconds'] > 0) == (False, False, True)
+    monkeypatch.setattr(compare.train, 'main', calls.append)
+    compare.main(seed5)
+    assert '--continue_train' not in calls[0] and calls[1] == calls[0] + ['--continue_train']
+    record = json.loads((tmp_path / 'runs' / 'cycle_gan_seed5.json').read_text())
+    assert record['train_seconds'] >= round(first['seconds'], 1) and record['train_time_incomplete'] is False
+    # a sitting killed before it could add its time ('running' left set) makes the time a lower bound
+    os.remove(tmp_path / 'runs' / 'cycle_gan_seed5.json')
+    timing_path.write_text(json.dumps(dict(first, running=True)))
+    compare.main(seed5)
+    assert calls[2][-1] == '--continue_train'
+    assert json.loads((tmp_path / 'runs' / 'cycle_gan_seed5.json').read_text())['train_time_incomplete'] is True
     assert '≥ ' in (tmp_path / 'compare.md').read_text()
+    compare.main(seed5)  # done: skipped
+    assert len(calls) == 3
 
     with pytest.raises(UserError, match='cycle_gan_seed0.json was run with another budget'):
         compare.main(compare_argv(benchmark, tmp_path, '--models', 'cycle_gan', '--seeds', '0', '--ngf', '8'))

@@ -6,6 +6,7 @@ explicit all-reduces because a Recycle-GAN step calls each network several times
 freezes the discriminators during the generators' step, patterns DDP's wrapper does not follow).
 Without torchrun (WORLD_SIZE unset or 1) every function here is a no-op for one process.
 """
+import atexit
 import os
 import sys
 
@@ -33,6 +34,12 @@ def setup(opt):
     [its GPU], or [] on the CPU); other ranks' standard output goes quiet."""
     if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
         return
+    # torch.distributed.nn.functional takes group.WORLD as a default argument when first imported (torch.optim
+    # imports it through torch._inductor): imported after init_process_group, it would hold the group
+    # forever, so destroy_process_group could not stop gloo's threads, which then run into the interpreter's
+    # shutdown, where a thread that needs the GIL aborts the process ("terminate called without an active
+    # exception"). Imported now, its default is None.
+    import torch.distributed.nn.functional  # noqa: F401
     local_rank = int(os.environ['LOCAL_RANK'])
     if opt.gpu_ids:
         # --gpu_ids lists one GPU per local process; the default (one id) means GPUs 0, 1, ... in order
@@ -45,6 +52,8 @@ def setup(opt):
         dist.init_process_group('nccl', device_id=torch.device('cuda', opt.gpu_ids[0]))
     else:
         dist.init_process_group('gloo')
+    # also on the way out through an error or sys.exit, which skip train.py's own teardown (see above)
+    atexit.register(teardown)
     if not is_main():
         sys.stdout = open(os.devnull, 'w')
 

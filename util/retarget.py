@@ -32,7 +32,7 @@ from options.train_options import TrainOptions
 from util import checkpoint
 from util.errors import UserError
 from util.html import HTML
-from util.util import atomic_save, atomic_write
+from util.util import atomic_write
 
 RECORD = 'retarget.json'
 MIN_ITERATIONS = 50  # the smallest run worth training: fewer steps leave the generators near their initialisation
@@ -254,7 +254,7 @@ def time_training(argv, frame_size, on_step=lambda: None):
     with tempfile.TemporaryDirectory(dir=model.save_dir) as folder:
         model.save_dir, t = folder, time.perf_counter()
         model.save_networks('latest')
-        atomic_save(model.training_state(), os.path.join(folder, checkpoint.STATE_FILE))
+        checkpoint.save(model.training_state(), os.path.join(folder, checkpoint.STATE_FILE))  # as save_latest does
         save_s = time.perf_counter() - t
     nc = domain_channels(opt)[0]
     frame = torch.zeros(1, nc, frame_size[1], frame_size[0], device=model.device)
@@ -295,6 +295,12 @@ class Plan:
     setup_s: float  # building the dataset and the model (train.main's start)
     deadline: bool = False  # --minutes: epochs end early when the machine is slower than measured
     amp: str = None
+
+    @property
+    def cap(self):
+        """train.py's epoch in iterations: under a deadline HEADROOM times the planned ones, which an epoch
+        may run if the machine gets faster (the Deadline ends it on time otherwise)."""
+        return math.ceil(self.epoch_size * HEADROOM) if self.deadline else self.epoch_size
 
     @property
     def total_s(self):
@@ -344,6 +350,11 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
     while n > MIN_ITERATIONS and result.total_s > budget_s:
         n = max(MIN_ITERATIONS, n - math.ceil((result.total_s - budget_s) / timing.step_s))
         result = plan(n)
+    # a few more iterations may fit where the division into epochs left a remainder
+    for more in range(n + 1, n + 2 * result.epochs + 2):
+        candidate = plan(more)
+        if candidate.total_s <= budget_s and candidate.iterations > result.iterations:
+            result = candidate
     if result.total_s > budget_s:
         raise UserError(f'--minutes {budget_s / 60:g} is too short for even {MIN_ITERATIONS} iterations here '
                         f'({timing.step_s:.2f} s each, {other_s / 60:.1f} min to decode, time and translate): '
@@ -353,12 +364,11 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
 
 def schedule_argv(plan, batch_size):
     """The plan's schedule for train.py, and the dashboard's and page's snapshots at every epoch's end at
-    least (display every divisor of an epoch's examples up to 100: the snapshot also lands on its end).
-    Under a deadline an epoch may run HEADROOM times its planned iterations, if the machine gets faster."""
-    epoch = math.ceil(plan.epoch_size * (HEADROOM if plan.deadline else 1)) * batch_size
+    least (display every divisor of an epoch's examples up to 100: the snapshot also lands on its end)."""
+    epoch = plan.cap * batch_size
     display = max(d for d in range(1, min(100, epoch) + 1) if epoch % d == 0)
-    return ['--display_freq', str(display), '--update_html_freq', str(epoch), '--niter', str(plan.niter), '--niter_decay', str(plan.niter_decay),
-            '--epoch_size', str(plan.epoch_size * batch_size), '--save_epoch_freq', str(plan.epochs),
+    return ['--display_freq', str(display), '--update_html_freq', str(epoch), '--niter', str(plan.niter),
+            '--niter_decay', str(plan.niter_decay), '--epoch_size', str(epoch), '--save_epoch_freq', str(plan.epochs),
             '--save_latest_freq', str(10 ** 12)]  # saves at each epoch's end, which the plan paid for
 
 
@@ -498,7 +508,8 @@ def run(args, passthrough, started):
     device = 'cuda' if gpu_ids(passthrough) else 'cpu'
     size = choose_size(sides, device, args.size)
     load = load_size(sides, size)
-    fingerprint = {'inputs': {d: {'path': os.path.abspath(s.path), 'identity': s.identity()} for d, s in zip('AB', sides)},
+    inputs = {d: {'path': os.path.abspath(side.path), 'identity': side.identity()} for d, side in zip('AB', sides)}
+    fingerprint = {'inputs': inputs,
                    'flags': {'--minutes': args.minutes, '--iterations': args.iterations, '--epochs': args.epochs,
                              '--size': size, '--amp': args.amp, 'train.py flags': training_flags(passthrough)}}
 
@@ -539,7 +550,7 @@ def run(args, passthrough, started):
                 record['trained'] = True
                 write_record(folder, record)
             else:
-                bar.say(f'{folder} is trained ({plan.iterations:,} iterations): translating only')
+                bar.say(f'{folder} is trained: translating only')
             outputs = translate(tester, record, plan, sides, shorts, results, args, bar)
     finally:
         bar.close()
@@ -615,8 +626,7 @@ def train(trainer, record, plan, folder, bar):
     on_step = bar.update
     if plan.deadline:
         end = time.perf_counter() + train_s
-        cap = math.ceil(plan.epoch_size * HEADROOM)
-        on_step = Deadline(end, left, examples // record['batch_size'], cap, plan, bar.update)
+        on_step = Deadline(end, left, examples // record['batch_size'], plan.cap, plan, bar.update)
         bar.phase('training', plan.iterations, plan.step_s, later_s=plan.translate_s + plan.setup_s, done=done,
                   end=end)
     else:
