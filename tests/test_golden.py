@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import REFERENCE, train_options
-from numerics import (assert_first_adam_step_matches, assert_losses_close, fixture_model, float64_step_gradients,
-                      seeded_model, step_gradients)
+from numerics import (assert_first_adam_step_matches, assert_initial_weights_match, assert_losses_close,
+                      fixture_model, float64_step_gradients, seeded_model, step_gradients)
 
 FIXTURES = ['recycle_gan', 'reCycle_gan', 'cycle_gan']
 # the authors' recycle_gan reports its recycle loss as Cyc_*
@@ -35,9 +35,7 @@ def options_from(cfg, checkpoints_dir):
 def test_seed_gives_the_authors_initial_weights(name, tmp_path):
     golden = load(name)
     model = seeded_model(options_from(golden['cfg'], tmp_path), golden['cfg']['seed'])
-    for net, state in golden['init'].items():
-        mine = model.network(net).state_dict()
-        assert all(torch.equal(mine[k], v) for k, v in state.items()), net
+    assert_initial_weights_match(f'golden {name}', model, golden['init'])
 
 
 @pytest.mark.parametrize('name', FIXTURES)

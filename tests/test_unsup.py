@@ -10,8 +10,8 @@ import torch
 import train
 from conftest import REFERENCE, TINY, run_script, train_options
 from models import create_model
-from numerics import (assert_first_adam_step_matches, assert_losses_close, fixture_model, float64_step_gradients,
-                      seeded_model, step_gradients)
+from numerics import (assert_first_adam_step_matches, assert_initial_weights_match, assert_losses_close,
+                      fixture_model, float64_step_gradients, seeded_model, step_gradients)
 from test_reliability import loss_lines
 from util.errors import UserError
 
@@ -53,10 +53,7 @@ def replay(model, draws):
 def test_the_seed_gives_the_reference_initial_weights(name, tmp_path):
     golden = load(name)
     model = seeded_model(options_from(golden['cfg'], tmp_path), golden['cfg']['seed'])
-    assert model.model_names == list(golden['init'])
-    for net, state in golden['init'].items():
-        mine = model.network(net).state_dict()
-        assert list(mine) == list(state) and all(torch.equal(mine[k], v) for k, v in state.items()), net
+    assert_initial_weights_match(f'golden {name}', model, golden['init'])
 
 
 @pytest.mark.parametrize('name', FIXTURES)
