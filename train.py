@@ -61,8 +61,9 @@ def crossed(total, step, freq):
 
 
 def main(argv=None, on_step=None):
-    """Train as the command line (or argv) says; on_step(), if given, is called after every iteration
-    (retarget.py's progress bar, which then stands in for the epoch's bar)."""
+    """Train as the command line (or argv) says. on_step(), if given, is called after every iteration
+    (retarget.py: its progress bar stands in for the epoch's bar); when it returns True the epoch ends
+    there, with its usual learning-rate step and save (retarget.py's deadline)."""
     options = TrainOptions()
     opt = options.parse(argv)
     distributed.setup(opt)
@@ -74,7 +75,7 @@ def main(argv=None, on_step=None):
     model.setup(opt)
     visualizer = Visualizer(opt) if distributed.is_main() else Quiet()
     progress = checkpoint.resume(opt, model, dataset.sampler, visualizer, dataset_size)
-    check_epochs_left(opt, progress['epoch'])
+    check_epochs_left(opt, progress['epoch'], 'the saved run')
     if distributed.is_main():  # only now: a run that failed to load leaves the saved run's opt.txt as it was
         options.write(opt)
     world = distributed.world_size()
@@ -136,8 +137,6 @@ def main(argv=None, on_step=None):
                     if opt.lr_policy == 'plateau':
                         loss_G_sum += model.loss_G.detach()
                         progress['n_steps'] += 1
-                    if on_step is not None:
-                        on_step()
 
                     printing = crossed(total_steps, global_batch, opt.print_freq)
                     displaying = crossed(total_steps, global_batch, opt.display_freq)
@@ -157,6 +156,8 @@ def main(argv=None, on_step=None):
                     # one process reads its flag; several agree through a collective, so only now and then
                     if (world == 1 or printing or total_steps % (STOP_CHECK_EVERY * global_batch) == 0) and \
                             distributed.any_process(stop.signum, model.device):
+                        break
+                    if on_step is not None and on_step():
                         break
                     iter_data_time = time.time()
             except torch.OutOfMemoryError:

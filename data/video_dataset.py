@@ -143,10 +143,7 @@ def cache_clips(clips, opt, folder, progress=None):
         with tqdm(total=sum(len(clip) for clip, _ in todo), unit='frame',
                   desc=f'decoding {len(todo)} clip(s) into {folder}') as progress:
             for clip, data in todo:
-                try:
-                    decode_into(clip, opt, data, progress)
-                except OSError as err:  # reading a clip fails with a UserError: this is the cache
-                    raise cache_error(folder, err) from None
+                decode_into(clip, opt, data, progress)
     cached = []
     for clip, data in zip(clips, datas):
         with open(data + '.json') as f:
@@ -176,6 +173,8 @@ def decode_into(clip, opt, data, progress):
                 n += 1
                 progress.update()
         os.replace(partial, data)
+    except OSError as err:  # reading a clip fails with a UserError: this is writing the cache
+        raise cache_error(os.path.dirname(data), err) from None
     finally:
         if os.path.exists(partial):
             os.remove(partial)

@@ -319,8 +319,8 @@ class BaseModel:
             if saved != layout:
                 differences.append(f'optimizer parameter groups of sizes {saved}, this model {layout}')
             policies = [type(s).__name__ for s in self.schedulers]
-            if len(state['schedulers']) != len(policies) or any(
-                    set(saved) != set(s.state_dict()) for saved, s in zip(state['schedulers'], self.schedulers)):
+            saved_policies = [scheduler_kind(saved) for saved in state['schedulers']]
+            if saved_policies != [scheduler_kind(s.state_dict()) for s in self.schedulers]:
                 differences.append(f'schedulers not {policies} (--lr_policy {self.opt.lr_policy})')
         if differences:
             raise UserError(f'{source} is of another model or optimizer layout ({"; ".join(differences)}): resume '
@@ -346,6 +346,12 @@ class BaseModel:
             scheduler.base_lrs = [lr] * len(groups)
             for group, rate in zip(groups, rates):
                 group['initial_lr'], group['lr'] = lr, rate
+
+
+def scheduler_kind(state):
+    """Which of networks.get_scheduler's schedules a scheduler's state_dict is from (by keys every torch version
+    has: a torch upgrade may add or drop others)."""
+    return 'plateau' if 'patience' in state else 'step' if 'step_size' in state else 'lambda'
 
 
 def load_state_dict_file(net, path):

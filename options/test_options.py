@@ -1,6 +1,5 @@
 """Flags of test.py."""
 import argparse
-import math
 import os
 import sys
 

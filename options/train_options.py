@@ -66,10 +66,9 @@ class TrainOptions(BaseOptions):
         return os.path.join(opt.checkpoints_dir, opt.name)
 
 
-def check_epochs_left(opt, epoch):
-    """A UserError when a run that starts at `epoch` has nothing to do (train.py, also once resumed)."""
+def check_epochs_left(opt, epoch, start='--epoch_count'):
+    """A UserError when a run that starts at `epoch` (given by `start`) has nothing to do."""
     last = opt.niter + opt.niter_decay
     if epoch > last:
-        start = '--epoch_count' if epoch == opt.epoch_count and not opt.continue_train else 'the saved run'
         raise UserError(f'nothing to train: {start} is at epoch {epoch}, past the last epoch --niter {opt.niter} + '
                         f'--niter_decay {opt.niter_decay} = {last}; raise --niter or --niter_decay to train more')

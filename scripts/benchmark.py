@@ -45,9 +45,13 @@ def parse(argv):
     parser.add_argument('--repeats', type=int, default=3, help='with --against_authors: runs of each')
     parser.add_argument('--json', action='store_true', help='end with one line of JSON')
     bench, rest = parser.parse_known_args(argv)
+    return bench, rest, train_options(rest)
+
+
+def train_options(argv):
+    """train.py's options for argv, quietly (no data needed, opt.txt into a folder that is then removed)."""
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        opt = TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', tmp, '--display_id', '0', *rest])
-    return bench, rest, opt
+        return TrainOptions().parse(['--dataroot', 'unused', '--checkpoints_dir', tmp, '--display_id', '0', *argv])
 
 
 def random_batch(opt):
@@ -61,42 +65,76 @@ def random_batch(opt):
     return batch, len(keys)
 
 
-def measure(bench, opt):
-    """{'s_per_step', 'img_per_s', 'peak_mem_mb', 'gflop_per_step', 'gflop_per_s'} of one configuration."""
+def make_step(opt, authors=False):
+    """(step, device, images): one training step on a fixed random batch (ours, or the authors' step on
+    copies of the same networks, our model then dropped so that it holds no memory), its device, and
+    the images a step takes over all processes."""
     with contextlib.redirect_stdout(io.StringIO()):
         model = create_model(opt)
         model.setup(opt)
     batch, _ = random_batch(opt)
     model.set_input(batch)
     frames = len(model.real_A) + len(model.real_B)  # those a step uses: unsup_recycle_gan takes one of a triplet
-    if bench.authors:
+    images = frames * opt.batchSize * distributed.world_size()  # under torchrun: all processes' images
+    device = model.device
+    if authors:
         if type(model).__name__ not in AUTHORS_STEPS:
             raise UserError(f'--authors and --against_authors time the authors\' step of '
                             f'{", ".join(AUTHORS_STEPS.values())} only, not --model {opt.model}')
-        authors = AuthorsStep(model, opt)
-        batch = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        step = lambda: authors.step(batch)  # noqa: E731
-    else:
-        def step():
-            model.set_input(batch)
-            model.optimize_parameters()
-    cuda = model.device.type == 'cuda'
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
-    for _ in range(bench.warmup):
+        authors_step = AuthorsStep(model, opt)
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        del model
+        return (lambda: authors_step.step(batch)), device, images
+
+    def step():
+        model.set_input(batch)
+        model.optimize_parameters()
+    return step, device, images
+
+
+def time_steps(step, device, steps, warmup=0, repeats=1):
+    """Median over `repeats` runs of the seconds per step of `steps` steps, after `warmup` untimed ones
+    (peak_memory_mb then counts from the end of the warm-up). On a GPU CUDA events time the device's
+    work, which the host queues ahead of it; on the CPU perf_counter."""
+    for _ in range(warmup):
         step()
-    sync()
+    cuda = device.type == 'cuda'
     if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(bench.steps):
-        step()
-    sync()
-    seconds = (time.perf_counter() - start) / bench.steps
-    peak_mb = (torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2 ** 20
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    runs = []
+    for _ in range(repeats):
+        if cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+        else:
+            start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if cuda:
+            end.record()
+            end.synchronize()
+            runs.append(start.elapsed_time(end) / 1000 / steps)
+        else:
+            runs.append((time.perf_counter() - start) / steps)
+    return statistics.median(runs)
+
+
+def peak_memory_mb(device):
+    """Peak allocated GPU memory since time_steps' warm-up; on the CPU the process's peak RSS (not resettable)."""
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2 ** 20
+
+
+def measure(bench, opt):
+    """{'s_per_step', 'img_per_s', 'peak_mem_mb', 'gflop_per_step', 'gflop_per_s'} of one configuration."""
+    step, device, images = make_step(opt, bench.authors)
+    seconds = time_steps(step, device, bench.steps, bench.warmup)
+    peak_mb = peak_memory_mb(device)
     with FlopCounterMode(display=False) as counter:
         step()
     gflop = counter.get_total_flops() / 1e9
-    images = frames * opt.batchSize * distributed.world_size()  # under torchrun: all processes' images
     return {'s_per_step': seconds, 'img_per_s': images / seconds, 'peak_mem_mb': peak_mb,
             'gflop_per_step': gflop, 'gflop_per_s': gflop / seconds}
 

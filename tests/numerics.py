@@ -7,10 +7,14 @@ thread counts and reports the worst ones.
 """
 import json
 import os
+import random
 
+import numpy as np
 import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from models import create_model
 
 MARGINS = []  # (test, quantity, value, limit)
 NORMS = (nn.InstanceNorm2d, nn.BatchNorm2d, nn.SyncBatchNorm)
@@ -41,6 +45,67 @@ def assert_losses_close(test, losses, expected, rel, renamed=None):
         assert (mine == 0) if value == 0 else error <= rel, (test, key, mine, value)
         worst = max(worst, error)
     record(test, 'loss relative error', worst, rel)
+
+
+def seeded_model(opt, seed):
+    """The model of `opt`, built after seeding Python, NumPy and torch with `seed` as the reference runs did."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    model = create_model(opt)
+    model.setup(opt)
+    return model
+
+
+def fixture_model(opt, golden):
+    """The model of a golden fixture (`golden`: its cfg and init weights) in the default dtype."""
+    model = seeded_model(opt, golden['cfg']['seed'])
+    for net, state in golden['init'].items():
+        model.network(net).load_state_dict(state, strict=True)
+    return model
+
+
+# Initial weights are drawn with Box-Muller (normal_) and uniform_ on the CPU, whose vectorised and scalar kernels
+# (chosen by ATEN_CPU_CAPABILITY) compute log, sqrt and cos with different roundings of the same uniforms. cos
+# near its zeros is off by up to an ulp of its argument (2*pi*u: 4.8e-7) times a radius of up to about 5 (units
+# of the std), so an entry may move by ~2.4e-6 std, about 6e-7 of the tensor's largest entry (a few std);
+# allow 4e-6 of it, far below what another seed, init or layer order would change (whole std).
+INIT_ATOL = 4e-6
+
+
+def assert_initial_weights_match(test, model, init):
+    """Every network of `model` holds the fixture's initial weights `init` ({net: state_dict}): the same keys
+    and shapes, integers equal, floats within INIT_ATOL of each tensor's largest entry (equal on the kernels
+    the fixture was recorded with)."""
+    assert model.model_names == list(init)
+    worst = 0.0
+    for net, state in init.items():
+        mine = model.network(net).state_dict()
+        assert list(mine) == list(state), net
+        for key, expected in state.items():
+            assert mine[key].shape == expected.shape, (net, key)
+            if not expected.is_floating_point():
+                assert torch.equal(mine[key], expected), (net, key)
+                continue
+            scale = expected.abs().max().double().clamp_min(1e-30)
+            error = ((mine[key].double() - expected.double()).abs().max() / scale).item()
+            assert error <= INIT_ATOL, f'{net}.{key}: differs by {error:.2e} of its largest entry'
+            worst = max(worst, error)
+    record(test, 'initial weights: largest difference / largest entry', worst, INIT_ATOL)
+
+
+def float64_step_gradients(make_opt, golden, before_step=None):
+    """The gradients of the fixture's first step computed in float64: the float32 run's reference for
+    assert_first_adam_step_matches. before_step(model) may inject what the step draws (flows, noises)."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = fixture_model(make_opt(), golden)
+        model.set_input({k: v.double() if torch.is_tensor(v) else v for k, v in golden['batches'][0].items()})
+        if before_step is not None:
+            before_step(model)
+        return step_gradients(model, model.optimize_parameters)
+    finally:
+        torch.set_default_dtype(torch.float32)
 
 
 def step_gradients(model, run):

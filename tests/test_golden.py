@@ -1,15 +1,13 @@
 """Training steps of the authors' code (../shared/reference/golden), reproduced: same initial weights
 from the same seed, same losses, same updated weights."""
 import os
-import random
 
-import numpy as np
 import pytest
 import torch
 
 from conftest import REFERENCE, train_options
-from models import create_model
-from numerics import assert_first_adam_step_matches, assert_losses_close, step_gradients
+from numerics import (assert_first_adam_step_matches, assert_initial_weights_match, assert_losses_close,
+                      fixture_model, float64_step_gradients, seeded_model, step_gradients)
 
 FIXTURES = ['recycle_gan', 'reCycle_gan', 'cycle_gan']
 # the authors' recycle_gan reports its recycle loss as Cyc_*
@@ -33,56 +31,24 @@ def options_from(cfg, checkpoints_dir):
     return train_options(checkpoints_dir, *args, tiny=False)
 
 
-def seeded_model(cfg, checkpoints_dir):
-    opt = options_from(cfg, checkpoints_dir)
-    random.seed(cfg['seed'])
-    np.random.seed(cfg['seed'])
-    torch.manual_seed(cfg['seed'])
-    model = create_model(opt)
-    model.setup(opt)
-    return model
-
-
-def model_from(golden, checkpoints_dir):
-    """The fixture's model with its initial weights (in the default dtype)."""
-    model = seeded_model(golden['cfg'], checkpoints_dir)
-    for net, state in golden['init'].items():
-        model.network(net).load_state_dict(state, strict=True)
-    return model
-
-
-def float64_step_gradients(golden, checkpoints_dir):
-    """The gradients of the fixture's first step, computed in float64."""
-    torch.set_default_dtype(torch.float64)
-    try:
-        model = model_from(golden, checkpoints_dir)
-        batch = {k: v.double() if torch.is_tensor(v) else v for k, v in golden['batches'][0].items()}
-        model.set_input(batch)
-        return step_gradients(model, model.optimize_parameters)
-    finally:
-        torch.set_default_dtype(torch.float32)
-
-
 @pytest.mark.parametrize('name', FIXTURES)
 def test_seed_gives_the_authors_initial_weights(name, tmp_path):
     golden = load(name)
-    model = seeded_model(golden['cfg'], tmp_path)
-    for net, state in golden['init'].items():
-        mine = model.network(net).state_dict()
-        assert all(torch.equal(mine[k], v) for k, v in state.items()), net
+    model = seeded_model(options_from(golden['cfg'], tmp_path), golden['cfg']['seed'])
+    assert_initial_weights_match(f'golden {name}', model, golden['init'])
 
 
 @pytest.mark.parametrize('name', FIXTURES)
 def test_two_training_steps_match_the_authors(name, tmp_path):
     golden = load(name)
-    model = model_from(golden, tmp_path)
+    model = fixture_model(options_from(golden['cfg'], tmp_path), golden)
     for step, (batch, expected, rel) in enumerate(zip(golden['batches'], golden['losses'], (1e-4, 1e-3))):
         model.set_input(batch)
         grads32 = step_gradients(model, model.optimize_parameters)
         assert_losses_close(f'golden {name} step {step + 1}', model.get_current_losses(), expected, rel,
                             RENAMED.get(name))
         if step == 0:
-            grads64 = float64_step_gradients(golden, tmp_path)
+            grads64 = float64_step_gradients(lambda: options_from(golden['cfg'], tmp_path), golden)
             assert set(grads64) == set(grads32)
             assert_first_adam_step_matches(f'golden {name}', model, golden['after1'], grads32, grads64,
                                            golden['cfg']['lr'])

@@ -69,8 +69,9 @@ BAD_TRAIN_FLAGS = [
 
 @pytest.mark.parametrize('args, message', BAD_TRAIN_FLAGS, ids=[' '.join(a) for a, _ in BAD_TRAIN_FLAGS])
 def test_a_bad_training_flag_is_one_line_before_anything_is_written(args, message, tiny_data, tmp_path, capsys):
+    # one short epoch unless args say otherwise: should a check be missing, the run ends soon
     line = one_error_line(train.main, ['--dataroot', tiny_data, *TINY, '--checkpoints_dir', str(tmp_path / 'ck'),
-                                       '--name', 'run', *args], capsys)
+                                       '--name', 'run', '--niter', '1', '--niter_decay', '0', *args], capsys)
     assert message in line, line
     assert not os.path.exists(tmp_path / 'ck')  # failed before building anything, so wrote nothing
 
@@ -93,7 +94,10 @@ def test_a_bad_test_flag_is_one_line(args, message, tiny_data, tmp_path, capsys)
 
 
 @pytest.mark.parametrize('port', ['70000', '0', '-1'])
-def test_the_dashboard_refuses_a_port_it_cannot_listen_on(port, capsys):
+def test_the_dashboard_refuses_a_port_it_cannot_listen_on(port, capsys, monkeypatch):
+    def listen(*args, **kwargs):  # should the check be missing: fail here, rather than serve on some port
+        raise AssertionError('the port was not checked before listening')
+    monkeypatch.setattr(dashboard, 'bind_sockets', listen)
     line = one_error_line(dashboard.main, ['--port', port], capsys)
     assert line == f'error: --port {port}: a port is a number from 1 to 65535'
 
@@ -153,7 +157,8 @@ def test_a_decompression_bomb_is_one_line_naming_the_file(tmp_path, monkeypatch)
 
 
 def test_an_image_smaller_than_the_crop_is_named_with_its_size(tmp_path):
-    root = image_folders(tmp_path / 'data', {'a.png': Image.new('RGB', (32, 32)), 'small.png': Image.new('RGB', (24, 40))})
+    root = image_folders(tmp_path / 'data', {'a.png': Image.new('RGB', (32, 32)),
+                                             'small.png': Image.new('RGB', (24, 40))})
     with pytest.raises(UserError, match=r'trainA/small.png is 24x40, 24x40 after --resize_or_crop crop: smaller than '
                                         r'the --fineSize 32 crop'):
         create_dataset(dataset_opt(tmp_path, root, '--resize_or_crop', 'crop'))

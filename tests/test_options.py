@@ -78,15 +78,15 @@ def test_opt_txt_is_written_and_marks_changed_values(tmp_path):
     assert open(os.path.join(tmp_path, 'run', 'opt.txt')).read() == text
 
 
-def test_gpu_ids(tmp_path, capsys):
-    if torch.cuda.is_available():
-        pytest.skip('this machine has a GPU')
+def test_gpu_ids(tmp_path, capsys, monkeypatch):
+    missing = torch.cuda.device_count()  # the first GPU number this machine lacks, with or without CUDA
+    with pytest.raises(UserError, match=f'--gpu_ids {missing}: this machine has {missing} CUDA.*does not exist'):
+        parse(tmp_path, '--gpu_ids', str(missing))
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 0)  # as on a machine without CUDA
     opt = TrainOptions().parse(['--dataroot', 'x', '--checkpoints_dir', str(tmp_path)])
     assert opt.gpu_ids == []
     warnings = [line for line in capsys.readouterr().err.splitlines() if 'CPU' in line]
     assert len(warnings) == 1
-    with pytest.raises(UserError, match='--gpu_ids 3.*does not exist'):
-        parse(tmp_path, '--gpu_ids', '3')
     with pytest.raises(UserError, match='--gpu_ids'):
         parse(tmp_path, '--gpu_ids', 'first')
 

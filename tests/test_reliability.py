@@ -199,6 +199,7 @@ def bad_inputs(tiny_data, tmp_path):
     """(argv, the message expected on the one line of the error) for train.py."""
     good = {'trainA': {'a.png': None}, 'trainB': {'b.png': None}}
     png = open(os.path.join(tiny_data, 'trainA', 'clip00_0000.png'), 'rb').read()
+    gpus = torch.cuda.device_count()  # so GPU number `gpus` is missing, with or without CUDA
     (tmp_path / 'file').write_text('not a folder')
     return [
         (['--dataroot', str(tmp_path / 'none')], 'none/trainA is not a folder'),
@@ -225,7 +226,8 @@ def bad_inputs(tiny_data, tmp_path):
         (['--dataroot', tiny_data, '--init_type', 'zeros'], "--init_type 'zeros'"),
         (['--dataroot', tiny_data, '--lr_policy', 'cosine'], "--lr_policy 'cosine'"),
         (['--dataroot', tiny_data, '--dataset_mode', 'aligned'], "--dataset_mode 'aligned'"),
-        (['--dataroot', tiny_data, '--gpu_ids', '7'], '--gpu_ids 7: this machine has 0 CUDA device(s)'),
+        (['--dataroot', tiny_data, '--gpu_ids', str(gpus)],
+         f'--gpu_ids {gpus}: this machine has {gpus} CUDA device(s)'),
         (['--dataroot', tiny_data, '--continue_train', '--name', 'never'], 'never/latest_net_G_A.pth does not exist'),
         (['--dataroot', tiny_data, '--checkpoints_dir', str(tmp_path / 'file' / 'sub')], 'cannot write to'),
         (['--dataroot', tiny_data, '--which_model_netP', 'prediction', '--npf', '64', '--loadSize', '64',
@@ -235,8 +237,6 @@ def bad_inputs(tiny_data, tmp_path):
 
 
 def test_bad_input_gets_one_line_naming_the_cause(tiny_data, tmp_path):
-    if torch.cuda.is_available():
-        pytest.skip('the --gpu_ids case assumes a machine without CUDA')
     for args, message in bad_inputs(tiny_data, tmp_path):
         argv = [*TINY, '--model', 'recycle_gan', '--checkpoints_dir', str(tmp_path / 'ck'), *args]
         with pytest.raises(UserError) as err:

@@ -1,12 +1,15 @@
 """The speed flags train (losses finite, weights move), --compile falls back when unavailable, and
-the benchmark script reports what it promises."""
+the benchmark script and the GPU check (run tiny on the CPU) report what they promise."""
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
 
 import models.base_model as base_model
-from conftest import run_script, train_options
+import scripts.gpu_check as gpu_check_module
+from conftest import ROOT, run_script, train_options
 from models import create_model
 from scripts.benchmark import random_batch
 from util.errors import UserError
@@ -114,3 +117,68 @@ def test_first_halfs_predictor_steps_before_the_second_backward(tmp_path):
     model.optimize_parameters()
     assert seen == [(True, True)]
     assert all(p.grad is not None for p in model.netP_A.parameters())  # the second half's stay for its step
+
+
+def gpu_check(tmp_path, *flags):
+    """scripts/gpu_check.py, tiny on the CPU, in a Python where dominate, visdom, av, tqdm and matplotlib
+    cannot be imported (the GPU machine may lack them); returns its JSON and its markdown lines."""
+    block = ("import runpy, sys; sys.modules.update(dict.fromkeys(['dominate', 'visdom', 'av', 'tqdm', 'matplotlib']));"
+             " sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    result = subprocess.run([sys.executable, '-c', block, 'scripts/gpu_check.py', '--gpu_ids', '-1', '--sizes', '32',
+                             '--ngf', '8', '--ndf', '8', '--npf', '2', '--steps', '1', '--warmup', '1', '--repeats',
+                             '2', '--out', str(tmp_path), *flags],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / 'gpu_check.json') as f:
+        summary = json.load(f)
+    return summary, (tmp_path / 'gpu_check.md').read_text().splitlines()
+
+
+def markdown_table(lines, header):
+    """The rows of the markdown table starting at `header`, as lists of cells."""
+    start = lines.index(header)
+    assert lines[start + 1].startswith('| --- |')
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append([cell.strip() for cell in line.strip('|').split('|')])
+    return rows
+
+
+def test_gpu_check_runs_on_the_cpu(tmp_path):
+    summary, lines = gpu_check(tmp_path, '--no_compile')
+    assert summary['device'].startswith('CPU') and 'unet_SIZE' in summary['configuration']
+    steps = [v.name for v in gpu_check_module.VARIANTS]
+    rows = {r['step']: r for r in summary['rows']}
+    assert [r['step'] for r in summary['rows']] == steps and {r['size'] for r in summary['rows']} == {32}
+    authors = {True: rows["authors', fp32, TF32 on"], False: rows["authors', fp32, TF32 off"]}
+    table = markdown_table(lines, '| size | step | s/step | img/s | peak MB | speed-up | note |')
+    assert [cells[:2] for cells in table] == [['32', step] for step in steps]
+    for variant, cells in zip(gpu_check_module.VARIANTS, table):
+        row = rows[variant.name]
+        if '--compile' in variant.flags:
+            assert row['status'] == 'skipped' and row['note'] == '--no_compile'
+            assert cells[2:] == ['', '', '', '', 'skipped: --no_compile']
+            continue
+        assert row['status'] == 'ok' and row['s_per_step'] > 0 and row['peak_mem_mb'] > 0
+        assert row['img_per_s'] == pytest.approx(6 / row['s_per_step'])  # six frames a step
+        # against the authors' step with the same TF32 setting (1 for the authors' rows themselves)
+        assert row['speedup'] == pytest.approx(authors[variant.tf32]['s_per_step'] / row['s_per_step'])
+        assert cells[2:] == [f'{row["s_per_step"]:.4f}', f'{row["img_per_s"]:.1f}', f'{row["peak_mem_mb"]:.0f}',
+                             f'{row["speedup"]:.2f}x', '']
+    tests = {t['name']: t for t in summary['tests']}
+    assert [t['status'] for t in summary['tests']] == ['pass', 'skipped', 'skipped', 'skipped']
+    assert tests['fp16 with its gradient scaler']['detail'].startswith('12 steps at 32 px: losses finite, G_A changed')
+    assert all('CUDA device' in t['detail'] for t in summary['tests'][1:])
+    table = markdown_table(lines, '| test | result | detail |')
+    assert table == [[t['name'], t['status'], t['detail']] for t in summary['tests']]
+
+
+def test_gpu_check_skips_what_its_time_budget_leaves_no_time_for(tmp_path):
+    summary, lines = gpu_check(tmp_path, '--budget_s', '0', '--no_compile')  # the budget comes first
+    assert all(r['status'] == 'skipped' and r['note'] == 'time budget: 0 s of --budget_s 0 left'
+               for r in summary['rows'] + [{'status': t['status'], 'note': t['detail']} for t in summary['tests']])
+    table = markdown_table(lines, '| size | step | s/step | img/s | peak MB | speed-up | note |')
+    assert len(table) == len(gpu_check_module.VARIANTS)
+    assert all(cells[-1] == 'skipped: time budget: 0 s of --budget_s 0 left' for cells in table)

@@ -2,17 +2,16 @@
 noises (tests/reference/README.md), its flags, the content loss's file, every dataset mode, exact resume,
 bf16 and torchrun."""
 import os
-import random
 import signal
 
-import numpy as np
 import pytest
 import torch
 
 import train
 from conftest import REFERENCE, TINY, run_script, train_options
 from models import create_model
-from numerics import assert_first_adam_step_matches, assert_losses_close, step_gradients
+from numerics import (assert_first_adam_step_matches, assert_initial_weights_match, assert_losses_close,
+                      fixture_model, float64_step_gradients, seeded_model, step_gradients)
 from test_reliability import loss_lines
 from util.errors import UserError
 
@@ -37,16 +36,6 @@ def options_from(cfg, checkpoints_dir):
     return train_options(checkpoints_dir, *args, tiny=False)
 
 
-def seeded_model(cfg, checkpoints_dir):
-    opt = options_from(cfg, checkpoints_dir)
-    random.seed(cfg['seed'])
-    np.random.seed(cfg['seed'])
-    torch.manual_seed(cfg['seed'])
-    model = create_model(opt)
-    model.setup(opt)
-    return model
-
-
 def replay(model, draws):
     """From now on the model's synthetic flows and noises are the recorded `draws`, in the recorded order."""
     queue = list(draws)
@@ -60,39 +49,17 @@ def replay(model, draws):
     return queue
 
 
-def fixture_model(golden, checkpoints_dir):
-    model = seeded_model(golden['cfg'], checkpoints_dir)
-    for net, state in golden['init'].items():
-        model.network(net).load_state_dict(state, strict=True)
-    return model
-
-
-def float64_step_gradients(golden, checkpoints_dir):
-    """The gradients of the fixture's first step, computed in float64."""
-    torch.set_default_dtype(torch.float64)
-    try:
-        model = fixture_model(golden, checkpoints_dir)
-        model.set_input({k: v.double() if torch.is_tensor(v) else v for k, v in golden['batches'][0].items()})
-        replay(model, golden['draws'][0])
-        return step_gradients(model, model.optimize_parameters)
-    finally:
-        torch.set_default_dtype(torch.float32)
-
-
 @pytest.mark.parametrize('name', FIXTURES)
 def test_the_seed_gives_the_reference_initial_weights(name, tmp_path):
     golden = load(name)
-    model = seeded_model(golden['cfg'], tmp_path)
-    assert model.model_names == list(golden['init'])
-    for net, state in golden['init'].items():
-        mine = model.network(net).state_dict()
-        assert list(mine) == list(state) and all(torch.equal(mine[k], v) for k, v in state.items()), net
+    model = seeded_model(options_from(golden['cfg'], tmp_path), golden['cfg']['seed'])
+    assert_initial_weights_match(f'golden {name}', model, golden['init'])
 
 
 @pytest.mark.parametrize('name', FIXTURES)
 def test_two_training_steps_match_the_reference(name, tmp_path):
     golden = load(name)
-    model = fixture_model(golden, tmp_path)
+    model = fixture_model(options_from(golden['cfg'], tmp_path), golden)
     for step, (batch, expected, rel) in enumerate(zip(golden['batches'], golden['losses'], (1e-4, 1e-3))):
         model.set_input(batch)
         left = replay(model, golden['draws'][step])
@@ -100,7 +67,8 @@ def test_two_training_steps_match_the_reference(name, tmp_path):
         assert not left  # every recorded flow was used
         assert_losses_close(f'golden {name} step {step + 1}', model.get_current_losses(), expected, rel)
         if step == 0:
-            grads64 = float64_step_gradients(golden, tmp_path)
+            grads64 = float64_step_gradients(lambda: options_from(golden['cfg'], tmp_path), golden,
+                                             lambda model: replay(model, golden['draws'][0]))
             assert set(grads64) == set(grads32)
             assert_first_adam_step_matches(f'golden {name}', model, golden['after1'], grads32, grads64,
                                            golden['cfg']['lr'])

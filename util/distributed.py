@@ -6,6 +6,7 @@ explicit all-reduces because a Recycle-GAN step calls each network several times
 freezes the discriminators during the generators' step, patterns DDP's wrapper does not follow).
 Without torchrun (WORLD_SIZE unset or 1) every function here is a no-op for one process.
 """
+import atexit
 import os
 import sys
 
@@ -33,6 +34,12 @@ def setup(opt):
     [its GPU], or [] on the CPU); other ranks' standard output goes quiet."""
     if int(os.environ.get('WORLD_SIZE', '1')) <= 1:
         return
+    # torch.distributed.nn.functional takes group.WORLD as a default argument when first imported (torch.optim
+    # imports it through torch._inductor): imported after init_process_group, it would hold the group
+    # forever, so destroy_process_group could not stop gloo's threads, which then run into the interpreter's
+    # shutdown, where a thread that needs the GIL aborts the process ("terminate called without an active
+    # exception"). Imported now, its default is None.
+    import torch.distributed.nn.functional  # noqa: F401
     local_rank = int(os.environ['LOCAL_RANK'])
     if opt.gpu_ids:
         # --gpu_ids lists one GPU per local process; the default (one id) means GPUs 0, 1, ... in order
@@ -45,6 +52,8 @@ def setup(opt):
         dist.init_process_group('nccl', device_id=torch.device('cuda', opt.gpu_ids[0]))
     else:
         dist.init_process_group('gloo')
+    # also on the way out through an error or sys.exit, which skip train.py's own teardown (see above)
+    atexit.register(teardown)
     if not is_main():
         sys.stdout = open(os.devnull, 'w')
 
@@ -54,17 +63,45 @@ def teardown():
         dist.destroy_process_group()
 
 
+BUCKET_BYTES = 25 * 2 ** 20  # DistributedDataParallel's default bucket_cap_mb
+
+
+def buckets(tensors, cap=None):
+    """tensors split into consecutive groups of one dtype and device, each of at most `cap` bytes
+    (default BUCKET_BYTES) unless one tensor alone is larger."""
+    cap = BUCKET_BYTES if cap is None else cap
+    groups, size = [], 0
+    for t in tensors:
+        nbytes = t.numel() * t.element_size()
+        last = groups[-1] if groups else None
+        if last and (last[0].dtype, last[0].device) == (t.dtype, t.device) and size + nbytes <= cap:
+            last.append(t)
+            size += nbytes
+        else:
+            groups.append([t])
+            size = nbytes
+    return groups
+
+
 def average_gradients(parameters, extra=None):
-    """Replace every gradient by its mean over the processes; return `extra` (a small tensor) summed over them."""
+    """Replace every gradient by its mean over the processes; return `extra` (a small tensor, e.g. a
+    verdict of this process) summed over them. The gradients travel flattened in a few buckets, one
+    all_reduce each (a collective per tensor costs a round trip per tensor), and `extra` rides in the
+    first one; nothing here waits on the host for the device."""
     if world_size() == 1:
         return extra
-    grads = [p.grad for p in parameters if p.grad is not None]
-    extra = None if extra is None else extra.clone()
-    for work in [dist.all_reduce(g, async_op=True) for g in grads + ([extra] if extra is not None else [])]:
+    groups = buckets([p.grad for p in parameters if p.grad is not None])
+    flats = [torch.cat([g.reshape(-1) for g in group]) for group in groups]
+    if extra is not None:  # rides in the first bucket, in its dtype (small counts are exact in any float)
+        extra_part = extra.reshape(-1).to(flats[0].dtype if flats else extra.dtype)
+        flats[:1] = [torch.cat(flats[:1] + [extra_part])]
+    for work in [dist.all_reduce(flat, async_op=True) for flat in flats]:
         work.wait()
-    for g in grads:
-        g.div_(world_size())
-    return extra
+    for group, flat in zip(groups, flats):
+        sizes = [g.numel() for g in group]
+        for g, part in zip(group, flat[:sum(sizes)].div_(world_size()).split(sizes)):
+            g.copy_(part.view_as(g))  # view_as: also into a channels_last gradient
+    return None if extra is None else flats[0][-extra.numel():].reshape(extra.shape).to(extra.dtype)
 
 
 def mean(value):

@@ -32,13 +32,14 @@ from options.train_options import TrainOptions
 from util import checkpoint
 from util.errors import UserError
 from util.html import HTML
-from util.util import atomic_save, atomic_write
+from util.util import atomic_write
 
 RECORD = 'retarget.json'
 MIN_ITERATIONS = 50  # the smallest run worth training: fewer steps leave the generators near their initialisation
 MAX_SIZE = {'cuda': 256, 'cpu': 64}  # the authors' 256 px on a GPU; a CPU takes seconds a step even at 64 px
 SIZES = (256, 128, 64, 32)  # unet_<size> predictors exist for these frame sizes
 EPOCH_MIN_S = 300  # save (end an epoch) at least this often, so that a kill loses at most a few minutes
+HEADROOM = 1.25
 TIMED_STEPS, WARMUP_STEPS = 3, 2  # the first steps also set up kernels and memory: slower than the rest
 # train.py flags retarget sets itself: schedule and data come from the plan and the two inputs
 OWN_FLAGS = {'--niter': '--minutes/--iterations', '--n_epochs': '--minutes/--iterations',
@@ -253,7 +254,7 @@ def time_training(argv, frame_size, on_step=lambda: None):
     with tempfile.TemporaryDirectory(dir=model.save_dir) as folder:
         model.save_dir, t = folder, time.perf_counter()
         model.save_networks('latest')
-        atomic_save(model.training_state(), os.path.join(folder, checkpoint.STATE_FILE))
+        checkpoint.save(model.training_state(), os.path.join(folder, checkpoint.STATE_FILE))  # as save_latest does
         save_s = time.perf_counter() - t
     nc = domain_channels(opt)[0]
     frame = torch.zeros(1, nc, frame_size[1], frame_size[0], device=model.device)
@@ -290,7 +291,16 @@ class Plan:
     train_s: float  # the training loop: iterations and saves
     other_s: float  # decoding and timing (already spent), starting up twice, translating
     translate_s: float  # translating, a part of other_s
+    save_s: float
+    setup_s: float  # building the dataset and the model (train.main's start)
+    deadline: bool = False  # --minutes: epochs end early when the machine is slower than measured
     amp: str = None
+
+    @property
+    def cap(self):
+        """train.py's epoch in iterations: under a deadline HEADROOM times the planned ones, which an epoch
+        may run if the machine gets faster (the Deadline ends it on time otherwise)."""
+        return math.ceil(self.epoch_size * HEADROOM) if self.deadline else self.epoch_size
 
     @property
     def total_s(self):
@@ -329,7 +339,8 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
         epoch_size = n // e
         niter = math.ceil(e / 2)  # the authors' 100 + 100: half at the full rate, half decaying
         train_s = e * epoch_size * timing.step_s + (e + 1) * timing.save_s  # + the last epoch's numbered weights
-        return Plan(e * epoch_size, e, epoch_size, niter, e - niter, timing.step_s, train_s, other_s, translate_s)
+        return Plan(e * epoch_size, e, epoch_size, niter, e - niter, timing.step_s, train_s, other_s, translate_s,
+                    timing.save_s, timing.setup_s, deadline=budget_s is not None)
 
     if iterations is not None:
         return plan(iterations)
@@ -339,6 +350,11 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
     while n > MIN_ITERATIONS and result.total_s > budget_s:
         n = max(MIN_ITERATIONS, n - math.ceil((result.total_s - budget_s) / timing.step_s))
         result = plan(n)
+    # a few more iterations may fit where the division into epochs left a remainder
+    for more in range(n + 1, n + 2 * result.epochs + 2):
+        candidate = plan(more)
+        if candidate.total_s <= budget_s and candidate.iterations > result.iterations:
+            result = candidate
     if result.total_s > budget_s:
         raise UserError(f'--minutes {budget_s / 60:g} is too short for even {MIN_ITERATIONS} iterations here '
                         f'({timing.step_s:.2f} s each, {other_s / 60:.1f} min to decode, time and translate): '
@@ -349,10 +365,10 @@ def make_plan(timing, spent_s, translate_frames, budget_s=None, iterations=None,
 def schedule_argv(plan, batch_size):
     """The plan's schedule for train.py, and the dashboard's and page's snapshots at every epoch's end at
     least (display every divisor of an epoch's examples up to 100: the snapshot also lands on its end)."""
-    epoch = plan.epoch_size * batch_size
+    epoch = plan.cap * batch_size
     display = max(d for d in range(1, min(100, epoch) + 1) if epoch % d == 0)
-    return ['--display_freq', str(display), '--update_html_freq', str(epoch), '--niter', str(plan.niter), '--niter_decay', str(plan.niter_decay),
-            '--epoch_size', str(plan.epoch_size * batch_size), '--save_epoch_freq', str(plan.epochs),
+    return ['--display_freq', str(display), '--update_html_freq', str(epoch), '--niter', str(plan.niter),
+            '--niter_decay', str(plan.niter_decay), '--epoch_size', str(epoch), '--save_epoch_freq', str(plan.epochs),
             '--save_latest_freq', str(10 ** 12)]  # saves at each epoch's end, which the plan paid for
 
 
@@ -388,55 +404,83 @@ def what_changed(record, fingerprint):
     return None
 
 
-def iterations_done(folder, batch_size, epoch_size):
-    """Iterations the saved training state holds (0 without one), read without loading the weights."""
+def saved_progress(folder):
+    """(epoch, examples done in it) of the saved training state ((1, 0) without one), read without
+    loading the weights."""
     path = os.path.join(folder, checkpoint.STATE_FILE)
     if not os.path.exists(path):
-        return 0
+        return 1, 0
     try:
         progress = torch.load(path, map_location='cpu', weights_only=True, mmap=True)['progress']
     except Exception:  # unreadable: train.py says so when it resumes
-        return 0
-    return (progress['epoch'] - 1) * epoch_size + progress['examples_done'] // batch_size
+        return 1, 0
+    return progress['epoch'], progress['examples_done']
+
+
+class Deadline:
+    """on_step for train.main under --minutes: ends an epoch once it has used its share of the training
+    time left (split evenly over the epochs left, less their saves), so that training ends on time with
+    every epoch run, the learning-rate schedule complete, whatever the machine's load does meanwhile.
+    An epoch also ends by itself after `cap` iterations."""
+
+    def __init__(self, end, epochs_left, in_epoch, cap, plan, on_step):
+        self.end, self.left, self.in_epoch, self.cap, self.on_step = end, epochs_left, in_epoch, cap, on_step
+        self.step_s, self.save_s = plan.step_s, plan.save_s  # running estimates
+        self.epoch_start = self.last = None
+
+    def __call__(self):
+        self.on_step()
+        now = time.perf_counter()
+        if self.epoch_start is None:  # the epoch's first step: before it, the set-up or the last epoch's save
+            self.epoch_start = now - self.step_s
+        else:
+            self.step_s = 0.8 * self.step_s + 0.2 * (now - self.last)
+        self.last = now
+        self.in_epoch += 1
+        share = (self.end - self.epoch_start - (self.left + 1) * self.save_s) / self.left
+        # another step would overrun the share by more than half a step: end here (rounding, not truncating)
+        if self.in_epoch >= self.cap or now - self.epoch_start + self.step_s / 2 > share:
+            self.left, self.in_epoch, self.epoch_start = max(1, self.left - 1), 0, None
+            return True  # (at the cap train.py ends the epoch anyway)
+        return False
 
 
 # -- the one progress bar ----------------------------------------------------------------------------------
 class JobBar:
-    """One bar over the whole job, counting estimated seconds of work: at each phase's start it is set
-    to the time spent and the phase's estimate, so its ETA covers decoding, training and translating."""
+    """One bar over the whole job: time spent against time spent plus the estimated time left, which each
+    phase gives as units left times seconds a unit, or as a deadline; the work after it is added."""
 
     def __init__(self, stdout, started):
-        self.stdout = stdout
+        self.stdout, self.start = stdout, started
         # disable=None: no bar where stderr is not a terminal (logs, pipes, tests)
-        self.bar = tqdm(total=1, smoothing=0, file=sys.stderr, dynamic_ncols=True, disable=None,
-                        bar_format='{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}')
-        self.start = started
-        self.count, self.of, self.unit, self.each_s = 0, 0, '', 0.0
+        self.bar = tqdm(total=1, file=sys.stderr, dynamic_ncols=True, disable=None,
+                        bar_format='{desc} {percentage:3.0f}%|{bar}| {postfix}')
+        self.shown = 0.0
+        self.phase('starting')
 
-    def phase(self, name, of, each_s, later_s=0.0, done=0):
-        """Start a phase of `of` units of each_s seconds (`done` of them done before), with later_s
-        seconds of estimated work after it."""
-        self.name, self.count, self.of, self.each_s = name, done, of, each_s
-        spent = time.perf_counter() - self.start
-        self.bar.total = spent + (of - done) * each_s + later_s
-        self.bar.n = spent
-        self.describe()
+    def phase(self, name, of=0, each_s=0.0, later_s=0.0, done=0, end=None):
+        """A phase of `of` units of each_s seconds, `done` of them done before (or one ending at the
+        perf_counter time `end`), with later_s seconds of work after it."""
+        self.name, self.of, self.count, self.each_s, self.later_s, self.end = name, of, done, each_s, later_s, end
+        self.show(force=True)
 
-    def describe(self):
-        counts = f' {self.count:,}/{self.of:,}' if self.of else ''
-        self.bar.set_description_str(f'{self.name}{counts}', refresh=False)
+    def show(self, force=False):
+        now = time.perf_counter()
+        if not force and now - self.shown < 0.2:
+            return
+        self.shown = now
+        here = max(0.0, self.end - now) if self.end is not None else max(0, self.of - self.count) * self.each_s
+        elapsed, left = now - self.start, here + self.later_s
+        self.bar.total, self.bar.n = elapsed + left, elapsed
+        self.bar.set_description_str(self.name + (f' {self.count:,}/{self.of:,}' if self.of else ''), refresh=False)
+        self.bar.set_postfix_str(f'{tqdm.format_interval(elapsed)}<{tqdm.format_interval(left)}', refresh=False)
         self.bar.refresh()
 
-    def tick(self):
-        """Count the time spent as done, for a phase that has no units to count (timing steps)."""
-        self.bar.n = min(time.perf_counter() - self.start, self.bar.total)
-        self.bar.update(0)
+    tick = show  # a phase without units to count (timing steps): the clock alone moves the bar
 
     def update(self, n=1):
         self.count += n
-        self.bar.n = min(self.bar.n + n * self.each_s, self.bar.total)
-        self.bar.set_description_str(f'{self.name} {self.count:,}/{self.of:,}', refresh=False)
-        self.bar.update(0)
+        self.show()
 
     def say(self, message):
         self.bar.clear()
@@ -464,7 +508,8 @@ def run(args, passthrough, started):
     device = 'cuda' if gpu_ids(passthrough) else 'cpu'
     size = choose_size(sides, device, args.size)
     load = load_size(sides, size)
-    fingerprint = {'inputs': {d: {'path': os.path.abspath(s.path), 'identity': s.identity()} for d, s in zip('AB', sides)},
+    inputs = {d: {'path': os.path.abspath(side.path), 'identity': side.identity()} for d, side in zip('AB', sides)}
+    fingerprint = {'inputs': inputs,
                    'flags': {'--minutes': args.minutes, '--iterations': args.iterations, '--epochs': args.epochs,
                              '--size': size, '--amp': args.amp, 'train.py flags': training_flags(passthrough)}}
 
@@ -488,7 +533,7 @@ def run(args, passthrough, started):
 
     log_path = os.path.join(folder, 'retarget_log.txt')
     bar = JobBar(sys.stdout, started)
-    planned_now = record is None
+    planned_now, trained = record is None, None
     try:
         # train.py's and test.py's own output (options, losses, saves) goes to the log, not between the bar's lines
         with open(log_path, 'a') as log, contextlib.redirect_stdout(log):
@@ -501,15 +546,17 @@ def run(args, passthrough, started):
             plan = Plan(**record['plan'])
             if not record['trained']:
                 train(trainer, record, plan, folder, bar)
+                trained = bar.count
                 record['trained'] = True
                 write_record(folder, record)
             else:
-                bar.say(f'{folder} is trained ({plan.iterations:,} iterations): translating only')
+                bar.say(f'{folder} is trained: translating only')
             outputs = translate(tester, record, plan, sides, shorts, results, args, bar)
     finally:
         bar.close()
     took = (time.perf_counter() - bar.start) / 60
-    print(f'done in {took:.1f} min' + (f' (planned: {plan.total_s / 60:.1f} min)' if planned_now else ''))
+    print(f'done in {took:.1f} min' + (f' (planned: {plan.total_s / 60:.1f} min)' if planned_now else '') +
+          (f', {trained:,} iterations trained' if trained is not None else ''))
     print(f'log (train.py\'s output, options, losses): {log_path}')
     print(f'training page: {os.path.join(folder, "web", "index.html")}')
     print(f'results page:  {os.path.join(results, "index.html")}')
@@ -541,13 +588,15 @@ def plan_run(args, authors, passthrough, fingerprint, largest_frame, translate_f
 
     timings = {}
     for amp in amp_choices('cuda' if opt.gpu_ids else 'cpu', args.amp):
-        bar.phase(f'timing {amp or "fp32"} steps', 0, 0, 60)
+        bar.phase(f'timing {amp or "fp32"} steps', later_s=60)
         timings[amp] = time_training(argv + (['--amp', amp] if amp else []), largest_frame, bar.tick)
     amp = min(timings, key=lambda a: timings[a].step_s)
     if len(timings) > 1:
         bar.say('precision: ' + ', '.join(f'{a or "fp32"} {t.step_s:.3f} s a step' for a, t in timings.items()) +
                 f' measured here: training in {amp or "fp32"}')
-    timing = dataclasses.replace(timings[amp], frame_s=timings[amp].frame_s + io_s)
+    # the first set-up also imports and warms up what the later ones reuse: the quickest is the typical one
+    timing = dataclasses.replace(timings[amp], frame_s=timings[amp].frame_s + io_s,
+                                 setup_s=min(t.setup_s for t in timings.values()))
     budget_s = args.minutes * 60 if args.minutes is not None else None
     plan = make_plan(timing, time.perf_counter() - started, translate_frames, budget_s, args.iterations,
                      args.epochs)
@@ -563,17 +612,27 @@ def plan_run(args, authors, passthrough, fingerprint, largest_frame, translate_f
 
 
 def train(trainer, record, plan, folder, bar):
-    """train.main on the recorded command line, resuming from the saved state if there is one."""
+    """train.main on the recorded command line, resuming from the saved state if there is one; under
+    --minutes, a Deadline ends the epochs on time."""
     argv = record['train_argv']
-    done = iterations_done(folder, record['batch_size'], plan.epoch_size)
+    epoch, examples = saved_progress(folder)
     if os.path.exists(os.path.join(folder, checkpoint.STATE_FILE)):
         argv = argv + ['--continue_train']
-        bar.say(f'resuming at iteration {done:,} of {plan.iterations:,}')
+        bar.say(f'resuming at epoch {epoch} of {plan.epochs}')
     decode(argv, bar)  # again only if the frame cache was deleted since
-    saves_s = plan.train_s - plan.iterations * plan.step_s
-    bar.phase('training', plan.iterations, plan.step_s, later_s=saves_s + plan.translate_s, done=done)
+    left = plan.epochs - epoch + 1
+    train_s = plan.setup_s + plan.train_s * left / plan.epochs  # the plan's time for the epochs left
+    done = (epoch - 1) * plan.epoch_size + examples // record['batch_size']
+    on_step = bar.update
+    if plan.deadline:
+        end = time.perf_counter() + train_s
+        on_step = Deadline(end, left, examples // record['batch_size'], plan.cap, plan, bar.update)
+        bar.phase('training', plan.iterations, plan.step_s, later_s=plan.translate_s + plan.setup_s, done=done,
+                  end=end)
+    else:
+        bar.phase('training', plan.iterations, plan.step_s, later_s=plan.translate_s + plan.setup_s, done=done)
     try:
-        trainer.main(argv, on_step=bar.update)
+        trainer.main(argv, on_step=on_step)
     except SystemExit as stop:  # Ctrl-C or SIGTERM: train.py saved the latest state and stops
         bar.say('stopped after saving the latest state: run the same command again to resume')
         raise stop

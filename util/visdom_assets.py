@@ -92,10 +92,10 @@ COMMON = (
     Package('save-svg-as-png', '1.4.17',
             (('lib/saveSvgAsPng.js', 'js/saveSvgAsPng.js'),),
             'sha512-7QDaqJsVhdFPwviCxkgHiGm9omeaMBe1VKbHySWU6oFB2LtnGCcYS13eVoslUgq6VZC6Tjq/HddBd1K6p2PGpA=='),
+    Package('classnames', '2.2.5',
+            (('index.js', 'fonts/classnames'),),
+            'sha512-DTt3GhOUDKhh4ONwIJW4lmhyotQmV2LjNlGK/J2hkwUcqcbKkCLAdJPtxQnxnlc7SR3f1CEXCyMmc7WLUsWbNA=='),
 )
-# visdom's downloader puts it under fonts/, with its scripts' list, not its fonts'
-CLASSNAMES = Package('classnames', '2.2.5', (('index.js', 'fonts/classnames'),),
-                     'sha512-DTt3GhOUDKhh4ONwIJW4lmhyotQmV2LjNlGK/J2hkwUcqcbKkCLAdJPtxQnxnlc7SR3f1CEXCyMmc7WLUsWbNA==')
 
 
 def styles(name, version, integrity):
@@ -111,7 +111,6 @@ ASSETS = {
                'sha512-4zLORO51u0/mlDsrVCAA4p266d+3mb2ZMNdiWOotAh/PdnfrRzZhgePmKE08PSQatXVIfMjmyD+Sapay8tmxdQ=='),
         styles('react-grid-layout', '0.16.3',
                'sha512-ytP92EqUjqcFhGzvdeKrK610dQ04GdFwRCWtD6PoeL5wR3liETcFISO7k8RBqnosV86JtXf/DwIfrL0COLs0gg=='),
-        CLASSNAMES,
         # MathJax 2 loads its parts on demand: the whole runtime, without the unminified copy and with the
         # TeX fonts only (16 of the package's 60 MB)
         Package('mathjax', '2.7.5',
@@ -124,7 +123,6 @@ ASSETS = {
                'sha512-liJBNayhX7qA4tBJiBD321FDhJxgGTJ07uzH5zSORXoE8h7PyEZ8mLqmosST7ppf6C4zUsbd2gzDMmBCfFp9Lw=='),
         styles('react-grid-layout', '2.2.3',
                'sha512-OAEJHBxmfuxQfVtZwRzmsokijGlBgzYIJ7MUlLk/VSa43SaGzu15w5D0P2RDrfX5EvP9POMbL6bFrai/huDzbQ=='),
-        CLASSNAMES,
         # MathJax 3's page loads the combined es5/tex-mml-svg.js, which fetches the TeX extensions, menu and
         # accessibility parts it autoloads from the folders beside it: those, without the other combined
         # files (10 of the package's 24 MB)
@@ -178,7 +176,8 @@ def is_installed(static, version, packages=None):
     except OSError:
         return False
     manifest = read_manifest(static)
-    return (built == version and manifest.get('packages') == [f'{p.name}@{p.version}' for p in packages]
+    wanted = sorted(f'{p.name}@{p.version}' for p in packages)
+    return (built == version and sorted(manifest.get('packages', ())) == wanted
             and all(os.path.isfile(os.path.join(static, path)) for path in manifest.get('files', ())))
 
 

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from . import html, util
+from . import util
 from .errors import UserError, one_line, warn_once
 
 VISDOM_TIMEOUT_S = 5
@@ -129,6 +129,7 @@ class Visualizer:
 
     # -- HTML page and log ------------------------------------------------------------------------
     def update_html(self, epoch, labels):
+        from . import html  # dominate only where a page is written (--no_html runs, scripts/gpu_check.py, need none)
         page = html.HTML(self.web_dir, f'Experiment name = {self.name}', refresh=1)
         if self.plot_data['X']:
             self.save_loss_plot(os.path.join(self.web_dir, LOSS_PLOT))
