@@ -141,6 +141,14 @@ def biases_before_norm(net):
     return keys
 
 
+# The authors' float32 rounding, as a multiple of this run's: no fixture holds their gradients, so this
+# is an assumption. Measured on one machine under other kernel paths (ATEN_CPU_CAPABILITY,
+# ONEDNN_MAX_CPU_ISA, OMP_NUM_THREADS): flips at |g64| up to 3.1x a tensor's own R and up to 2x the step's
+# R; 3 leaves room for CPUs not tried. A bug in a term (a detached recycle loss) still moves ~180 entries
+# of one tensor far beyond the bound.
+THEIR_ROUNDING = 3
+
+
 def float32_rounding(model, grads32, grads64):
     """The float32 rounding of the step's gradients, relative to each tensor's largest gradient: the largest
     |g32 - g64| / max|g64| over every tensor of every network in this run (but those whose true gradient is
@@ -157,9 +165,11 @@ def assert_first_adam_step_matches(test, model, expected, grads32, grads64, lr):
     Adam's first step moves a weight by lr * g / (|g| + eps), about lr * sign(g): where the true gradient
     g is 0 up to float32 rounding, its sign, and so a step of +lr or -lr, depends on the CPU's summation
     order. The authors' float32 gradient and this run's are two such roundings of the float64 one
-    (grads64); each is off by up to the step's float32 rounding (float32_rounding, measured in this run), so they can disagree in sign only where |g64| is within twice that. There an entry may differ by
-    up to 2 * lr, and anywhere in a conv bias a normalisation layer follows (true gradient exactly 0);
-    every other entry agrees to WEIGHT_ATOL."""
+    (grads64): ours is off by up to the step's float32 rounding R (float32_rounding, measured in this run),
+    theirs by what their CPU's summation order gave, which no fixture records; take it as up to
+    THEIR_ROUNDING x R. The signs can then disagree only where |g64| <= (1 + THEIR_ROUNDING) x R x max|g64|:
+    there an entry may differ by up to 2 * lr, and anywhere in a conv bias a normalisation layer follows
+    (true gradient exactly 0); every other entry agrees to WEIGHT_ATOL."""
     worst_rest, worst_flip = 0.0, 0.0
     rounding = float32_rounding(model, grads32, grads64)
     for net, state in expected.items():
@@ -175,7 +185,7 @@ def assert_first_adam_step_matches(test, model, expected, grads32, grads64, lr):
                 free[...] = True
             elif (net, key) in grads64:
                 g64 = grads64[net, key].double().abs()
-                near_zero = 2 * rounding * g64.max()
+                near_zero = (1 + THEIR_ROUNDING) * rounding * g64.max()
                 free = g64 <= near_zero
                 flipped = diff > WEIGHT_ATOL
                 if flipped.any():  # how close the flipped entries came to the edge of "near zero"
@@ -187,7 +197,7 @@ def assert_first_adam_step_matches(test, model, expected, grads32, grads64, lr):
                 assert worst <= WEIGHT_ATOL, (f'{net}.{key}: {int((rest > WEIGHT_ATOL).sum())} entries whose '
                                               f'gradient is not near zero differ by up to {worst:.3g}')
     record(test, 'weights: largest difference where the gradient is not near zero', worst_rest, WEIGHT_ATOL)
-    record(test, 'weights: largest |g64| / (2 x float32 rounding) among flipped steps', worst_flip, 1.0)
+    record(test, 'weights: largest |g64| / near-zero bound among flipped steps', worst_flip, 1.0)
 
 
 def assert_close(test, quantity, actual, expected, rtol, atol, msg=''):
