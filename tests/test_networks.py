@@ -155,13 +155,18 @@ def test_prediction_predictor_matches_the_authors_forward_pass():
         assert_close('prediction forward', 'output', output, case['output'], rtol=0, atol=1e-5)
 
 
-def test_prediction_encoder_batching_is_exact():
+def test_prediction_encoder_batching_matches_per_frame():
     torch.manual_seed(0)
     net = networks.define_P(3, 4, 2, 'prediction', 'instance')
     x0, x1 = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 64, 64)
-    batched = net(x0, x1)
-    net.batch_frames = False
-    torch.testing.assert_close(batched, net(x0, x1), rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        batched = net(x0, x1)
+        net.batch_frames = False
+        per_frame = net(x0, x1)
+    # a batch of two may take another float32 summation order than two batches of one (1.2e-6 measured under
+    # ATEN_CPU_CAPABILITY=default); outputs are in [-1, 1], so the forward test's 1e-5 bound applies, while
+    # swapped frames or statistics shared across the two frames move outputs by orders of magnitude more
+    torch.testing.assert_close(batched, per_frame, rtol=0, atol=1e-5)
 
 
 def test_unet_skip_carries_leaky_relu_of_the_input():

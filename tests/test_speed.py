@@ -1,6 +1,7 @@
 """The speed flags train (losses finite, weights move), --compile falls back when unavailable, and
 the benchmark script and the GPU check (run tiny on the CPU) report what they promise."""
 import json
+import os
 import subprocess
 import sys
 
@@ -54,6 +55,11 @@ def test_amp_bf16_stays_close_to_fp32(tmp_path):
         assert bf16.get_current_losses()[name] == pytest.approx(value, rel=0.05), name
 
 
+# Inductor writes vectorised C++ for the CPU it detects, but under ATEN_CPU_CAPABILITY=default ATen's headers
+# leave at::vec undeclared, so its code does not compile (measured: CppCompileError, 'at::vec has not been
+# declared'); a CPU that really lacks AVX2 gets scalar code and no such mismatch.
+@pytest.mark.skipif(os.environ.get('ATEN_CPU_CAPABILITY') == 'default',
+                    reason="inductor's C++ does not build under ATEN_CPU_CAPABILITY=default (a forced, not a real, CPU)")
 def test_compile_trains(tmp_path):
     model, before = train_steps(tmp_path, '--compile', '--which_model_netD', 'pixel', steps=1)
     assert all(torch.isfinite(torch.tensor(v)) for v in model.get_current_losses().values())
