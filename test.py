@@ -16,6 +16,7 @@ import contextlib
 import os
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from data import create_dataset
@@ -51,12 +52,20 @@ def video_sources(opt):
     return [f for f in folders if os.path.exists(f[0])] or folders[:1]  # with neither, find_clips says so
 
 
-def translate_clip(model, clip, key, nc, opt, webpage, names=None, on_frame=None):
+def resized(image, size):
+    """image ((H, W, C) uint8) at size (width, height), or as it is without one."""
+    if size is None or size == image.shape[1::-1]:
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, Image.BICUBIC))
+
+
+def translate_clip(model, clip, key, nc, opt, webpage, names=None, on_frame=None, size=None):
     """Translate every frame of clip into videos/<clip>_<fake label>.mp4 (e.g. clip_fake_B.mp4) and,
     with --side_by_side, videos/<clip>_<real label>_<fake label>.mp4 (input | output), at the clip's frame
     rate, or into names = (translated, side by side) (paths relative to the page; None skips one); put
     its first, middle and last frames and the videos on the page. on_frame(), if given, is called after
-    every frame and stands in for the clip's progress bar."""
+    every frame and stands in for the clip's progress bar; size = (width, height), if given, of the frames
+    written (scaled bicubically from the generator's)."""
     n = len(clip)
     shown_at, shown = {0, n // 2, n - 1}, {}  # frame name -> the visuals put on the page
     fps = clip.fps(opt.fps)
@@ -69,7 +78,7 @@ def translate_clip(model, clip, key, nc, opt, webpage, names=None, on_frame=None
             model.test()
             visuals = model.get_current_visuals()
             real, fake = (next(label for label in visuals if label.startswith(kind)) for kind in ('real', 'fake'))
-            real_image, fake_image = tensor2im(visuals[real]), tensor2im(visuals[fake])
+            real_image, fake_image = (resized(tensor2im(visuals[label]), size) for label in (real, fake))
             translated, side_by_side = names or (f'videos/{clip.name}_{fake}.mp4',
                                                  f'videos/{clip.name}_{real}_{fake}.mp4' if opt.side_by_side else None)
             outputs = {translated: fake_image}

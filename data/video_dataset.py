@@ -61,8 +61,10 @@ def find_clips(source, max_clips=float('inf')):
     if not os.path.isdir(source):
         raise UserError(f'{source}: neither a folder nor a video file ({", ".join(VIDEO_EXTENSIONS)}); give a video, '
                         f'or a folder of videos and/or folders of frames')
-    clips = []
-    for folder, _, names in os.walk(source, followlinks=True):
+    clips, seen = [], set()
+    for folder, subfolders, names in os.walk(source, followlinks=True):
+        seen.add(os.path.realpath(folder))  # a link back up the tree (or to a folder seen) is followed once only
+        subfolders[:] = [d for d in subfolders if os.path.realpath(os.path.join(folder, d)) not in seen]
         names = sorted(names, key=natural_key)
         frames = tuple(os.path.join(folder, n) for n in names if is_image_file(n))
         if frames:

@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 import retarget as retarget_cli
+from data import retarget_inputs as inputs
 from conftest import ROOT, run_script
 from scripts.make_demo_data import make_clip
-from util import retarget
+from util import budget
 from util.errors import UserError, run_cli
 from util.video import video_info, write_video
 
@@ -158,45 +159,45 @@ def test_a_short_budget_plan_fills_it(tmp_path):
     save_s = (plan['train_s'] - plan['iterations'] * plan['step_s']) / (plan['epochs'] + 1)
     assert plan['train_s'] + plan['other_s'] <= 120
     assert plan['train_s'] + plan['other_s'] >= 120 - (plan['epochs'] + 1) * plan['step_s'] - save_s
-    assert plan['iterations'] == plan['epochs'] * plan['epoch_size'] >= retarget.MIN_ITERATIONS
+    assert plan['iterations'] == plan['epochs'] * plan['epoch_size'] >= budget.MIN_ITERATIONS
     assert plan['niter'] + plan['niter_decay'] == plan['epochs'] and plan['niter_decay'] >= 1
     # train.py's epochs are the Deadline's: it counts the iterations of each to know when one ends
     argv = record['train_argv']
-    assert int(argv[argv.index('--epoch_size') + 1]) == retarget.Plan(**plan).cap > plan['epoch_size']
+    assert int(argv[argv.index('--epoch_size') + 1]) == budget.Plan(**plan).cap > plan['epoch_size']
     assert f'plan: {plan["iterations"]:,} iterations of 32 px' in result.stdout
     assert 'about 2.0 min' in result.stdout or 'about 1.9 min' in result.stdout
     assert not os.path.exists(os.path.join(tmp, 'res', 'plan'))  # --plan_only: nothing trained or translated
 
 
-TIMINGS = [retarget.Timing(step_s=3.4, save_s=4.5, setup_s=5.0, frame_s=0.02),  # this CPU, 64 px, ngf 64
-           retarget.Timing(step_s=0.08, save_s=2.0, setup_s=8.0, frame_s=0.004),  # a GPU-like step
-           retarget.Timing(step_s=0.05, save_s=0.02, setup_s=1.0, frame_s=0.001)]  # the tests' nets
+TIMINGS = [budget.Timing(step_s=3.4, save_s=4.5, setup_s=5.0, frame_s=0.02),  # this CPU, 64 px, ngf 64
+           budget.Timing(step_s=0.08, save_s=2.0, setup_s=8.0, frame_s=0.004),  # a GPU-like step
+           budget.Timing(step_s=0.05, save_s=0.02, setup_s=1.0, frame_s=0.001)]  # the tests' nets
 
 
 @pytest.mark.parametrize('timing', TIMINGS)
 @pytest.mark.parametrize('minutes', [10, 60])
 def test_plan_keeps_to_the_budget(timing, minutes):
-    budget = minutes * 60
-    plan = retarget.make_plan(timing, spent_s=25.0, translate_frames=300, budget_s=budget)
-    assert plan.total_s <= budget
-    assert plan.total_s >= 0.98 * budget  # "within a few percent"
+    budget_s = minutes * 60
+    plan = budget.make_plan(timing, spent_s=25.0, translate_s=300 * timing.frame_s, budget_s=budget_s)
+    assert plan.total_s <= budget_s
+    assert plan.total_s >= 0.98 * budget_s  # "within a few percent"
     assert plan.iterations == plan.epochs * plan.epoch_size
     assert 2 <= plan.epochs <= 200 and plan.niter + plan.niter_decay == plan.epochs
     # the saves at the epochs' ends are paid for, and are at most a few minutes apart
     assert plan.train_s == pytest.approx(plan.iterations * timing.step_s + (plan.epochs + 1) * timing.save_s)
-    assert plan.epoch_size * timing.step_s <= retarget.EPOCH_MIN_S * 1.25
+    assert plan.epoch_size * timing.step_s <= budget.EPOCH_MIN_S * 1.25
 
 
 @pytest.mark.parametrize('slowdown', [0.5, 1.0, 2.5])
 def test_the_deadline_ends_the_epochs_on_time(monkeypatch, slowdown):
     """Training on a machine `slowdown` times slower than timed: every epoch runs (the learning-rate
     schedule completes) and training ends on time, not slowdown times later."""
-    plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, budget_s=1800)
+    plan = budget.make_plan(TIMINGS[0], spent_s=25.0, translate_s=300 * TIMINGS[0].frame_s, budget_s=1800)
     clock = [0.0]
-    monkeypatch.setattr(retarget.time, 'perf_counter', lambda: clock[0])
+    monkeypatch.setattr(budget.time, 'perf_counter', lambda: clock[0])
     end = plan.setup_s + plan.train_s
     cap = plan.cap
-    deadline = retarget.Deadline(end, plan.epochs, 0, cap, plan, on_step=lambda: None)
+    deadline = budget.Deadline(end, plan.epochs, 0, cap, plan, on_step=lambda: None)
     clock[0] += plan.setup_s
     iterations = []
     for _ in range(plan.epochs):
@@ -219,39 +220,40 @@ def test_the_deadline_ends_the_epochs_on_time(monkeypatch, slowdown):
 def test_a_budget_too_small_says_the_smallest_that_works():
     timing = TIMINGS[0]
     with pytest.raises(UserError, match=r'needs --minutes [\d.]+$') as error:
-        retarget.make_plan(timing, spent_s=25.0, translate_frames=300, budget_s=120)
+        budget.make_plan(timing, spent_s=25.0, translate_s=300 * timing.frame_s, budget_s=120)
     smallest = float(str(error.value).rsplit(' ', 1)[1])
-    plan = retarget.make_plan(timing, spent_s=25.0, translate_frames=300, budget_s=smallest * 60)
-    assert plan.iterations >= retarget.MIN_ITERATIONS  # the minimum it names is enough
+    plan = budget.make_plan(timing, spent_s=25.0, translate_s=300 * timing.frame_s, budget_s=smallest * 60)
+    assert plan.iterations >= budget.MIN_ITERATIONS  # the minimum it names is enough
 
 
 def test_plan_of_a_fixed_number_of_iterations():
-    plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, iterations=1000)
+    plan = budget.make_plan(TIMINGS[0], spent_s=25.0, translate_s=300 * TIMINGS[0].frame_s, iterations=1000)
     assert plan.iterations == 1000 == plan.epochs * plan.epoch_size  # an epoch count that divides it
-    plan = retarget.make_plan(TIMINGS[0], spent_s=25.0, translate_frames=300, iterations=997, epochs=7)
+    plan = budget.make_plan(TIMINGS[0], spent_s=25.0, translate_s=300 * TIMINGS[0].frame_s, iterations=997, epochs=7)
     assert (plan.epochs, plan.epoch_size, plan.iterations) == (7, 142, 994)  # never more than asked
 
 
 def test_frame_size_follows_the_device_and_never_upscales():
     def side(*sizes):
-        return retarget.Side('x', [], list(sizes))
-    assert retarget.choose_size([side((1920, 1080)), side((1280, 720))], 'cuda') == 256
-    assert retarget.choose_size([side((1920, 1080)), side((1280, 720))], 'cpu') == 64
-    assert retarget.choose_size([side((200, 150)), side((640, 480))], 'cuda') == 128  # not above 150
-    with pytest.raises(UserError, match='does not upscale'):
-        retarget.choose_size([side((100, 100)), side((640, 480))], 'cuda', requested=128)
-    with pytest.raises(UserError, match='at least 32 px'):
-        retarget.choose_size([side((24, 24)), side((640, 480))], 'cpu')
+        return inputs.Side('x', [], list(sizes))
+    assert inputs.largest_size([side((1920, 1080)), side((1280, 720))], 256) == 256
+    assert inputs.largest_size([side((1920, 1080)), side((1280, 720))], 64) == 64
+    assert inputs.largest_size([side((200, 150)), side((640, 480))], 256) == 128  # not above 150
+    with pytest.raises(UserError, match='frames of x are 100x100; retarget does not upscale'):
+        inputs.largest_size([side((100, 100)), side((640, 480))], 256, requested=128)
+    with pytest.raises(UserError, match='are 24x24.*at least 32 px'):
+        inputs.largest_size([side((24, 24)), side((640, 480))], 64)
     # 16:9 at 64 px: every clip's height reaches 64 at the load width; translated at multiples of 4
-    assert retarget.load_size([side((1920, 1080))], 64) == 114
-    assert retarget.translation_size((1920, 1080), 114) == (112, 64)  # 114 x 64.1, to the nearest multiples of 4
+    assert inputs.load_size([side((1920, 1080))], 64) == 114
+    assert inputs.translation_size((1920, 1080), 114) == (112, 64)  # 114 x 64.1, to the nearest multiples of 4
+    assert inputs.output_size((1919, 1081)) == (1918, 1080)  # the input's own size, even for H.264
 
 
 def test_names_from_the_inputs():
-    assert retarget.short_name('speaker_b', 'speaker_a') == 'b'
-    assert retarget.short_name('clip_dusk', 'clip_day') == 'dusk'  # cut at a separator, not inside a word
-    assert retarget.short_name('night', 'day') == 'night'
-    assert retarget.short_name('take', 'take') == 'take'
+    assert inputs.short_name('speaker_b', 'speaker_a') == 'b'
+    assert inputs.short_name('clip_dusk', 'clip_day') == 'dusk'  # cut at a separator, not inside a word
+    assert inputs.short_name('night', 'day') == 'night'
+    assert inputs.short_name('take', 'take') == 'take'
 
 
 @pytest.mark.parametrize('case', ['missing', 'unreadable', 'own flag', 'unknown flag', 'no budget'])
