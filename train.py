@@ -38,9 +38,13 @@ class StopRequest:
             raise KeyboardInterrupt
         self.signum = signum
 
-    def __exit__(self, *exc):
+    def __exit__(self, error_type, *exc):
         for s, handler in self.previous.items():
             signal.signal(s, handler)
+        if self.signum is not None and error_type is None:  # after the last step: the run is saved, still stop
+            log(f'stopped by {signal.Signals(self.signum).name} after the last epoch (saved)')
+            distributed.teardown()
+            sys.exit(128 + self.signum)
 
 
 class Quiet:

@@ -285,3 +285,196 @@ def test_a_budget_too_small_here_is_one_line(tmp_path, capsys):
     a, b = make_inputs(tmp)
     line = error_here(capsys, tmp, a, b, '--minutes', '0.05')
     assert 'too short for even 50 iterations here' in line and 'needs --minutes' in line
+
+
+# -- the planner: which network a budget buys (step times injected, nothing timed) -------------------------------
+def fake_timing(steps_s, calls):
+    """A stand-in for retarget.time_training: the step time of each width from steps_s, every call recorded."""
+    def time_training(argv, frame_size, tick, too_slow=lambda n, s: False):
+        width = int(argv[argv.index('--ngf') + 1])
+        amp = argv[argv.index('--amp') + 1] if '--amp' in argv else None
+        calls.append((width, amp))
+        step_s = steps_s[width] * (3 if amp else 1)  # mixed precision 3x slower, as on a CPU without bf16
+        steps = [step_s] * 4
+        for n in range(1, 5):
+            if too_slow(n, sum(steps[:n])):
+                return None, steps[:n]
+        return budget.Timing(step_s=step_s, save_s=0.0, setup_s=0.0, frame_s=0.0), steps
+    return time_training
+
+
+def plan_here(monkeypatch, tmp, steps_s, *args):
+    a, b = make_inputs(tmp)
+    calls = []
+    monkeypatch.setattr(retarget_cli, 'time_training', fake_timing(steps_s, calls))
+    argv = [a, b, '--checkpoints_dir', os.path.join(tmp, 'ck'), '--results_dir', os.path.join(tmp, 'res'),
+            '--display_id', '0', '--nThreads', '0', '--plan_only', '--name', 'p', *args]
+    run_cli(retarget_cli.main, argv)
+    return json.load(open(os.path.join(tmp, 'ck', 'p', 'retarget.json'))), calls
+
+
+THRESHOLDS = {8: 50, 16: 1000, 32: 4000, 64: 16000}
+
+
+def threshold(width):
+    return THRESHOLDS[width]
+
+
+@pytest.fixture
+def candidates(monkeypatch):
+    monkeypatch.setattr(budget, 'CANDIDATES', tuple(budget.Candidate(64, w, t) for w, t in THRESHOLDS.items()))
+
+
+def test_the_planner_buys_the_widest_network_that_reaches_its_threshold(tmp_path, monkeypatch, candidates):
+    # 16 filters: 1.5 times its threshold in a 10-minute budget; even at 16's speed 32 filters would buy less than
+    # its threshold: it is not timed
+    step16 = 580 / (1.5 * threshold(16))
+    record, calls = plan_here(monkeypatch, str(tmp_path), {8: step16 / 4, 16: step16, 32: 4 * step16, 64: 1},
+                              '--minutes', '10', '--amp', 'off')
+    assert record['network'] == {'size': 32, 'width': 16}  # the inputs' 32 px short side caps the size
+    argv = record['train_argv']
+    assert [argv[argv.index(f) + 1] for f in ('--ngf', '--ndf', '--npf')] == ['16'] * 3
+    assert calls == [(8, None), (16, None)]
+    assert threshold(16) <= record['plan']['iterations'] <= 600 / step16  # what the budget buys at that speed
+
+
+def test_a_width_slower_than_its_guess_is_not_taken(tmp_path, monkeypatch, candidates):
+    step16 = 580 / (1.5 * threshold(16))
+    record, calls = plan_here(monkeypatch, str(tmp_path), {8: step16 / 4, 16: 4 * step16, 32: 1, 64: 1},
+                              '--minutes', '10', '--amp', 'off')
+    assert record['network']['width'] == 8 and calls == [(8, None), (16, None)]
+
+
+def test_the_users_width_wins(tmp_path, monkeypatch):
+    record, calls = plan_here(monkeypatch, str(tmp_path), {64: 0.01}, '--minutes', '10', '--amp', 'off',
+                              '--ngf', '64')
+    assert record['network']['width'] is None and calls == [(64, None)]  # the planner sets no width flag
+    argv = record['train_argv']
+    assert argv[argv.index('--ngf') + 1] == '64' and '--npf' not in argv
+
+
+def test_a_slower_precision_stops_after_its_first_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(retarget_cli, 'cpu_has_bf16', lambda: True)
+    stopped = []
+    fake = fake_timing({8: 0.01, 16: 10, 32: 10, 64: 10}, [])
+
+    def time_training(argv, frame_size, tick, too_slow=lambda n, s: False):
+        timing, steps = fake(argv, frame_size, tick, too_slow)
+        stopped.append(None if timing else len(steps))
+        return timing, steps
+    monkeypatch.setattr(retarget_cli, 'time_training', time_training)
+    a, b = make_inputs(str(tmp_path))
+    run_cli(retarget_cli.main, [a, b, '--checkpoints_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'r'),
+                                '--display_id', '0', '--plan_only', '--name', 'p', '--minutes', '10'])
+    record = json.load(open(tmp_path / 'ck' / 'p' / 'retarget.json'))
+    assert stopped[:2] == [None, 1]  # fp32 timed in full; bf16 (3x slower) stopped after one step
+    assert record['plan']['amp'] is None
+
+
+def test_a_budget_too_small_for_any_network_is_refused_after_one_timing(tmp_path, monkeypatch, capsys, candidates):
+    a, b = make_inputs(str(tmp_path))
+    calls = []
+    monkeypatch.setattr(retarget_cli, 'time_training', fake_timing({8: 5.0, 16: 20, 32: 80, 64: 320}, calls))
+    start = time.perf_counter()
+    line = error_here(capsys, str(tmp_path), a, b, '--minutes', '2', '--amp', 'auto')
+    assert 'too short for even 50 iterations here (5.00 s each' in line and 'needs --minutes' in line
+    assert {width for width, _ in calls} == {8} and time.perf_counter() - start < 30  # each precision, once
+    assert not os.path.exists(os.path.join(str(tmp_path), 'res'))
+
+
+def test_time_training_stops_when_told(tiny_data, tmp_path):
+    from conftest import TINY
+    argv = ['--dataroot', tiny_data, '--checkpoints_dir', str(tmp_path), '--name', 't', *TINY]
+    timing, steps = retarget_cli.time_training(argv, (32, 32), lambda: None, too_slow=lambda n, s: n >= 2)
+    assert timing is None and len(steps) == 2
+    timing, steps = retarget_cli.time_training(argv, (32, 32), lambda: None)
+    assert len(steps) == retarget_cli.WARMUP_STEPS + retarget_cli.TIMED_STEPS
+    assert timing.step_s == sorted(steps[retarget_cli.WARMUP_STEPS:])[1] and timing.save_s > 0
+
+
+def test_choose_takes_the_widest_that_reaches_its_threshold():
+    rows = [budget.Candidate(64, 8, 50), budget.Candidate(64, 16, 1000), budget.Candidate(64, 32, 5000)]
+    assert budget.choose(rows, lambda c: {8: 8000, 16: 2000, 32: 500}[c.width]).width == 16
+    assert budget.choose(rows, lambda c: {8: 80000, 16: 20000, 32: 5000}[c.width]).width == 32
+    assert budget.choose(rows, lambda c: {8: 60, 16: 15, 32: 4}[c.width]).width == 8
+    assert budget.choose(rows, lambda c: {8: 49, 16: 12, 32: 3}[c.width]) is None
+
+
+# -- bad input and reruns ------------------------------------------------------------------------------------
+@pytest.mark.parametrize('case', ['fps', 'epochs', 'results file', 'checkpoints file', 'inside', 'short clip',
+                                  'minutes nan'])
+def test_more_bad_input_is_one_line_before_anything_is_written(tmp_path, capsys, case):
+    tmp = str(tmp_path)
+    a, b = make_inputs(tmp)
+    args, where = ['--iterations', '5'], os.path.join(tmp, 'ck')
+    if case == 'fps':
+        args += ['--fps', '-5']
+    elif case == 'epochs':
+        args += ['--epochs', '-3']
+    elif case == 'minutes nan':
+        args = ['--minutes', 'nan']
+    elif case in ('results file', 'checkpoints file'):
+        flag = '--results_dir' if case == 'results file' else '--checkpoints_dir'
+        open(os.path.join(tmp, 'afile'), 'w').close()
+        args += [flag, os.path.join(tmp, 'afile')]
+    elif case == 'inside':
+        args += ['--checkpoints_dir', os.path.join(b, 'ck')]
+        where = os.path.join(b, 'ck')
+    else:
+        for t in range(2, 7):
+            os.remove(os.path.join(b, f'{t}.png'))
+    line = error_here(capsys, tmp, a, b, *args)
+    expected = {'fps': '--fps -5: give a number above 0', 'epochs': '--epochs -3: give a number at least 0',
+                'minutes nan': '--minutes nan: give', 'results file': f'--results_dir {tmp}/afile: {tmp}/afile is a file',
+                'checkpoints file': f'--checkpoints_dir {tmp}/afile: {tmp}/afile is a file',
+                'inside': f'--checkpoints_dir {b}/ck is inside the input {b}',
+                'short clip': f'{b}: its longest clip ({b}) has 2 frame(s)'}[case]
+    assert expected in line
+    assert not os.path.exists(where) or os.path.isfile(where)  # no run folder, no links, no log
+
+
+def test_plan_only_never_trains_and_restart_mends_a_broken_record(tmp_path, monkeypatch, capsys):
+    tmp = str(tmp_path)
+    record, _ = plan_here(monkeypatch, tmp, {8: 0.01}, '--iterations', '1000000', '--ngf', '8', '--amp', 'off')
+    folder = os.path.join(tmp, 'ck', 'p')
+    a, b = os.path.join(tmp, 'walk_day.mp4'), os.path.join(tmp, 'walk_night')
+    argv = [a, b, '--checkpoints_dir', os.path.join(tmp, 'ck'), '--results_dir', os.path.join(tmp, 'res'),
+            '--display_id', '0', '--nThreads', '0', '--plan_only', '--name', 'p', '--iterations', '1000000',
+            '--ngf', '8', '--amp', 'off']
+    capsys.readouterr()
+    run_cli(retarget_cli.main, argv)  # a second time: the recorded plan, and still no training
+    assert 'plan (recorded): 1,000,000 iterations' in capsys.readouterr().out
+    assert not os.path.exists(os.path.join(folder, 'latest_train_state.pth'))
+    with open(os.path.join(folder, 'retarget.json'), 'w') as f:
+        f.write('{"plan": 3')
+    with pytest.raises(SystemExit):
+        run_cli(retarget_cli.main, argv)
+    assert 'is not a whole record of retarget.py' in capsys.readouterr().err
+    run_cli(retarget_cli.main, argv + ['--restart'])
+    assert json.load(open(os.path.join(folder, 'retarget.json')))['plan']['iterations'] == 1000000
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path):
+    a, b = make_inputs(str(tmp_path))
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'retarget.py'), *retarget_argv(str(tmp_path), a, b,
+                                '--iterations', '5')], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    time.sleep(0.3)  # importing torch
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 130 and errors.strip().splitlines() == [
+        'interrupted: run the same command again to go on'], errors
+
+
+def test_outputs_at_the_inputs_size_from_either_scale(tmp_path):
+    tmp = str(tmp_path)
+    a, b = make_inputs(tmp)
+    rng = np.random.default_rng(1)
+    big = os.path.join(tmp, 'big_day.mp4')
+    write_video(big, [np.asarray(Image.fromarray(f).resize((96, 64))) for f in make_clip(rng, 'A', 5, 48)], FPS_A)
+    for at in ('train', 'input'):
+        result = run(tmp, big, b, '--iterations', '2', '--epochs', '1', '--translate_at', at, '--name', at)
+        info = video_info(os.path.join(tmp, 'res', at, 'big_day_as_walk_night.mp4'))
+        assert (info.width, info.height, info.frames) == (96, 64, 5)
+        scale = 'training' if at == 'train' else 'inputs'
+        assert f'translating at the {scale} scale' in result.stdout
