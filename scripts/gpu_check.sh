@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check (README, "The GPU check"): one command, at most 8 minutes on one GPU, no network.
+# The GPU check (docs/speed.md, "The GPU check"): one command, at most 8 minutes on one GPU, no network.
 # Writes results/gpu_check/gpu_check.md and gpu_check.json; arguments go to scripts/gpu_check.py
 # (e.g. --gpu_ids -1 --sizes 32 --ngf 8 --ndf 8 --no_compile for a tiny run on the CPU).
 set -euo pipefail
