@@ -114,8 +114,10 @@ def parse(argv):
     add('--restart', action='store_true', help='train afresh, replacing a run of the same --name')
     add('--plan_only', action='store_true', help='decode, time and print the plan (or the recorded one), then stop')
     args, passthrough = parser.parse_known_args(argv)
-    checks.number('--minutes', args.minutes, 0, low_open=True)
-    checks.number('--iterations', args.iterations, 1)
+    if args.minutes is not None:
+        checks.number('--minutes', args.minutes, 0, low_open=True)
+    if args.iterations is not None:
+        checks.number('--iterations', args.iterations, 1)
     checks.number('--epochs', args.epochs, 0)
     checks.number('--fps', args.fps, 0, 1000, low_open=True)
     if args.size:

@@ -424,7 +424,7 @@ def test_more_bad_input_is_one_line_before_anything_is_written(tmp_path, capsys,
         for t in range(2, 7):
             os.remove(os.path.join(b, f'{t}.png'))
     line = error_here(capsys, tmp, a, b, *args)
-    expected = {'fps': '--fps -5: give a number above 0', 'epochs': '--epochs -3: give a number at least 0',
+    expected = {'fps': '--fps -5', 'epochs': '--epochs -3: give a whole number',
                 'minutes nan': '--minutes nan: give', 'results file': f'--results_dir {tmp}/afile: {tmp}/afile is a file',
                 'checkpoints file': f'--checkpoints_dir {tmp}/afile: {tmp}/afile is a file',
                 'inside': f'--checkpoints_dir {b}/ck is inside the input {b}',
