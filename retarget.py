@@ -183,13 +183,15 @@ def base_argv(args, dataroot, size, load, device):
 
 
 def candidates(largest, requested_size, passthrough):
-    """budget.CANDIDATES as they can run here: sizes up to `largest` (all at --size when given), no widths of
-    the planner's when the user gives one; duplicates dropped, cheapest first."""
-    user_width = any(flag in WIDTH_FLAGS for flag, _ in flag_pairs(passthrough))
+    """budget.CANDIDATES as they can run here: sizes up to `largest` (all at --size when given), no widths or model
+    of the planner's when the user gives theirs; duplicates dropped, cheapest first."""
+    given = {flag for flag, _ in flag_pairs(passthrough)}
     found = {}
     for c in budget.CANDIDATES:
-        c = dataclasses.replace(c, size=requested_size or min(c.size, largest), width=None if user_width else c.width)
-        found.setdefault((c.size, c.width), c)
+        c = dataclasses.replace(c, size=requested_size or min(c.size, largest),
+                                width=None if given & set(WIDTH_FLAGS) else c.width,
+                                model=None if '--model' in given else c.model)
+        found.setdefault((c.size, c.width, c.model), c)
     return sorted(found.values(), key=lambda c: c.cost)
 
 
@@ -515,7 +517,8 @@ class Job:
         # the schedule goes before the user's flags (check_passthrough refused those that would change it)
         at = len(train_argv) - len(self.passthrough)
         train_argv[at:at] = schedule_argv(plan, opt.batchSize)
-        return {'plan': dataclasses.asdict(plan), 'network': {'size': chosen.size, 'width': chosen.width},
+        return {'plan': dataclasses.asdict(plan), 'network': {'size': chosen.size, 'width': chosen.width,
+                                                             'model': opt.model},
                 'translate_at': translate_at, 'batch_size': opt.batchSize, 'train_argv': train_argv,
                 'trained': False}
 

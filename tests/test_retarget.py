@@ -331,7 +331,7 @@ def test_the_planner_buys_the_widest_network_that_reaches_its_threshold(tmp_path
     step16 = 580 / (1.5 * threshold(16))
     record, calls = plan_here(monkeypatch, str(tmp_path), {8: step16 / 4, 16: step16, 32: 4 * step16, 64: 1},
                               '--minutes', '10', '--amp', 'off')
-    assert record['network'] == {'size': 32, 'width': 16}  # the inputs' 32 px short side caps the size
+    assert record['network'] == {'size': 32, 'width': 16, 'model': 'recycle_gan'}  # the inputs' 32 px short side caps the size
     argv = record['train_argv']
     assert [argv[argv.index(f) + 1] for f in ('--ngf', '--ndf', '--npf')] == ['16'] * 3
     assert calls == [(8, None), (16, None)]

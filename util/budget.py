@@ -15,11 +15,12 @@ TIMING_SHARE = 0.05  # of a --minutes budget, the most that timing candidate net
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
-    """A network retarget.py may train: frame size and width (ngf = ndf = npf; None: the user's flags), and the
-    fewest iterations at which it beats every cheaper candidate (measured on the benchmark: docs/sweep/README.md)."""
+    """A network retarget.py may train: frame size, width (ngf = ndf = npf) and model (None: the user's flags), and
+    the fewest iterations at which it beats every cheaper candidate (measured on the benchmark: docs/sweep/README.md)."""
     size: int
     width: int
     min_iterations: int
+    model: str = 'recycle_gan'
 
     @property
     def cost(self):
@@ -27,8 +28,8 @@ class Candidate:
         return (self.size / 64) ** 2 * ((self.width or 64) / 8) ** 2
 
     def flags(self):
-        return [] if self.width is None else ['--ngf', str(self.width), '--ndf', str(self.width), '--npf',
-                                              str(self.width)]
+        return ([] if self.model is None else ['--model', self.model]) + \
+            ([] if self.width is None else ['--ngf', str(self.width), '--ndf', str(self.width), '--npf', str(self.width)])
 
 
 # Cheapest first. On the benchmark (64 px, docs/sweep/README.md) a wider network learns more per iteration but
