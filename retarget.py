@@ -49,13 +49,13 @@ import test as tester  # noqa: E402
 import train as trainer  # noqa: E402
 from data import create_dataset  # noqa: E402
 from data.base_dataset import domain_channels  # noqa: E402
-from data.retarget_inputs import (ScaledClip, largest_size, link_inputs, load_size, output_size, read_side,  # noqa: E402
-                                  short_name, translation_size)
+from data.retarget_inputs import (ScaledClip, largest_size, link_inputs, load_size, output_size,  # noqa: E402
+                                  read_side, short_name, translation_size)
 from data.video_dataset import cache_clips, find_clips  # noqa: E402
 from models import create_model  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util import budget, checkpoint, checks  # noqa: E402
-from util.budget import Candidate, Plan, Timing  # noqa: E402
+from util.budget import Plan, Timing  # noqa: E402
 from util.errors import UserError, run_cli  # noqa: E402
 from util.html import HTML  # noqa: E402
 from util.progress import JobBar  # noqa: E402
@@ -480,6 +480,10 @@ class Job:
                                     (lambda n, s: False))
             if timing:
                 timings[amp] = timing, steps
+            # not even at twice this speed (mixed precision's best here): say so now, without timing further
+            if timing and budget_s is not None and \
+                    affordable(dataclasses.replace(timing, step_s=timing.step_s / 2)) < budget.MIN_ITERATIONS:
+                self.plan_for(timing, chosen, 'train', io_s, budget_s)
         amp = min(timings, key=lambda a: timings[a][0].step_s)
         if len(amp_choices(self.device, args.amp)) > 1:
             bar.say('precision: ' + ', '.join(f'{a or "fp32"} {t.step_s:.3f} s a step' for a, (t, _) in

@@ -15,8 +15,9 @@ TIMING_SHARE = 0.05  # of a --minutes budget, the most that timing candidate net
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
-    """A network retarget.py may train: frame size, width (ngf = ndf = npf) and model (None: the user's flags), and
-    the fewest iterations at which it beats every cheaper candidate (measured on the benchmark: docs/sweep/README.md)."""
+    """A network retarget.py may train: frame size, width (ngf = ndf = npf) and model (None: the user's flags),
+    and the fewest iterations at which it beats every cheaper candidate (measured on the benchmark:
+    docs/sweep/README.md)."""
     size: int
     width: int
     min_iterations: int
@@ -28,8 +29,8 @@ class Candidate:
         return (self.size / 64) ** 2 * ((self.width or 64) / 8) ** 2
 
     def flags(self):
-        return ([] if self.model is None else ['--model', self.model]) + \
-            ([] if self.width is None else ['--ngf', str(self.width), '--ndf', str(self.width), '--npf', str(self.width)])
+        widths = [] if self.width is None else [x for f in ('--ngf', '--ndf', '--npf') for x in (f, str(self.width))]
+        return ([] if self.model is None else ['--model', self.model]) + widths
 
 
 # Cheapest first. On the benchmark (64 px, docs/sweep/README.md) a wider network learns more per iteration but
