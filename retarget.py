@@ -551,7 +551,8 @@ class Job:
         on_step, end = bar.update, None
         if plan.deadline:
             end = time.perf_counter() + train_s
-            on_step = budget.Deadline(end, left, examples // record['batch_size'], plan.cap, plan, bar.update)
+            on_step = budget.Deadline(end, left, examples // record['batch_size'], plan.cap, plan, bar.update,
+                                      later_s=plan.translate_s + plan.setup_s)
         bar.phase('training', plan.iterations, plan.step_s, later_s=plan.translate_s + plan.setup_s, done=done,
                   end=end)
         try:

@@ -188,21 +188,18 @@ def test_plan_keeps_to_the_budget(timing, minutes):
     assert plan.epoch_size * timing.step_s <= budget.EPOCH_MIN_S * 1.25
 
 
-@pytest.mark.parametrize('slowdown', [0.5, 1.0, 2.5])
-def test_the_deadline_ends_the_epochs_on_time(monkeypatch, slowdown):
-    """Training on a machine `slowdown` times slower than timed: every epoch runs (the learning-rate
-    schedule completes) and training ends on time, not slowdown times later."""
-    plan = budget.make_plan(TIMINGS[0], spent_s=25.0, translate_s=300 * TIMINGS[0].frame_s, budget_s=1800)
+def train_under_deadline(monkeypatch, plan, slowdown, later_s=0.0):
+    """train.py's loop under a Deadline on a simulated clock, `slowdown` times slower than timed: (the
+    iterations of each epoch, the time training ended, the end the Deadline was given)."""
     clock = [0.0]
     monkeypatch.setattr(budget.time, 'perf_counter', lambda: clock[0])
     end = plan.setup_s + plan.train_s
-    cap = plan.cap
-    deadline = budget.Deadline(end, plan.epochs, 0, cap, plan, on_step=lambda: None)
+    deadline = budget.Deadline(end, plan.epochs, 0, plan.cap, plan, on_step=lambda: None, later_s=later_s)
     clock[0] += plan.setup_s
     iterations = []
     for _ in range(plan.epochs):
         n = 0
-        while n < cap:  # train.py's epoch: up to cap iterations, or until on_step says the epoch is over
+        while n < plan.cap:  # train.py's epoch: up to cap iterations, or until on_step says the epoch is over
             clock[0] += plan.step_s * slowdown
             n += 1
             if deadline():
@@ -210,11 +207,34 @@ def test_the_deadline_ends_the_epochs_on_time(monkeypatch, slowdown):
         iterations.append(n)
         clock[0] += plan.save_s
     clock[0] += plan.save_s  # the last epoch's numbered weights
+    return iterations, clock[0], end
+
+
+@pytest.mark.parametrize('slowdown', [0.5, 1.0, 2.5])
+def test_the_deadline_ends_the_epochs_on_time(monkeypatch, slowdown):
+    """Training on a machine `slowdown` times slower than timed: every epoch runs (the learning-rate
+    schedule completes) and training ends on time, not slowdown times later."""
+    plan = budget.make_plan(TIMINGS[0], spent_s=25.0, translate_s=300 * TIMINGS[0].frame_s, budget_s=1800)
+    iterations, ended, end = train_under_deadline(monkeypatch, plan, slowdown)
     if slowdown <= 1:  # on time or early: each epoch its planned iterations, or the cap when faster
-        assert iterations == [min(cap, round(plan.epoch_size / slowdown))] * plan.epochs
+        assert iterations == [min(plan.cap, round(plan.epoch_size / slowdown))] * plan.epochs
     else:  # late: the epochs shrink alike, and training still ends by the deadline (to within a step)
         assert max(iterations) - min(iterations) <= 1
-        assert end - plan.step_s * slowdown <= clock[0] <= end + plan.step_s * slowdown
+        assert end - plan.step_s * slowdown <= ended <= end + plan.step_s * slowdown
+
+
+@pytest.mark.parametrize('slowdown', [0.8, 2.0, 3.0])
+def test_the_deadline_leaves_a_slower_translation_its_time(monkeypatch, slowdown):
+    """Translating after training (later_s as planned) is as much slower as training was: the job as a whole
+    still ends on time, training giving up what translating will take longer."""
+    plan = budget.make_plan(TIMINGS[0], spent_s=25.0, translate_s=300 * TIMINGS[0].frame_s, budget_s=1800)
+    later_s = 120.0
+    _, ended, end = train_under_deadline(monkeypatch, plan, slowdown, later_s)
+    job_end = ended + later_s * slowdown
+    assert abs(job_end - (end + later_s)) <= 2 * plan.step_s * slowdown
+    if slowdown > 1:  # blind to it, the job would overrun by what translating takes longer
+        _, ended, _ = train_under_deadline(monkeypatch, plan, slowdown)
+        assert ended + later_s * slowdown - (end + later_s) > 0.9 * later_s * (slowdown - 1)
 
 
 def test_a_budget_too_small_says_the_smallest_that_works():

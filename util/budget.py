@@ -151,11 +151,14 @@ class Deadline:
     """on_step for train.main under --minutes: ends an epoch once it has used its share of the training
     time left (split evenly over the epochs left, less their saves), so that training ends on time with
     every epoch run, the learning-rate schedule complete, whatever the machine's load does meanwhile.
-    An epoch also ends by itself after `cap` iterations."""
+    An epoch also ends by itself after `cap` iterations. later_s: the planned seconds of work after
+    training (translating), which a machine slower than timed also stretches: training gives it the
+    difference."""
 
-    def __init__(self, end, epochs_left, in_epoch, cap, plan, on_step):
+    def __init__(self, end, epochs_left, in_epoch, cap, plan, on_step, later_s=0.0):
         self.end, self.left, self.in_epoch, self.cap, self.on_step = end, epochs_left, in_epoch, cap, on_step
         self.step_s, self.save_s = plan.step_s, plan.save_s  # running estimates
+        self.planned_step_s, self.later_s = plan.step_s, later_s
         self.epoch_start = self.last = None
 
     def __call__(self):
@@ -169,7 +172,9 @@ class Deadline:
             self.step_s = 0.8 * self.step_s + 0.2 * (now - self.last)
         self.last = now
         self.in_epoch += 1
-        share = (self.end - self.epoch_start - (self.left + 1) * self.save_s) / self.left
+        slowdown = min(4.0, max(0.5, self.step_s / self.planned_step_s))
+        end = self.end - self.later_s * (slowdown - 1)
+        share = (end - self.epoch_start - (self.left + 1) * self.save_s) / self.left
         # another step would overrun the share by more than half a step: end here (rounding, not truncating)
         if self.in_epoch >= self.cap or now - self.epoch_start + self.step_s / 2 > share:
             self.left, self.in_epoch, self.epoch_start = max(1, self.left - 1), 0, None
