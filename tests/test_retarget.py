@@ -500,3 +500,14 @@ def test_outputs_at_the_inputs_size_from_either_scale(tmp_path):
         assert (info.width, info.height, info.frames) == (96, 64, 5)
         scale = 'training' if at == 'train' else 'inputs'
         assert f'translating at the {scale} scale' in result.stdout
+
+
+def test_a_signal_after_the_last_step_still_stops_training():
+    """train.py's loop reads Ctrl-C once a step: one that comes after the last step (during the last saves) must
+    not be lost, or retarget.py would go on to translate as if nobody had asked it to stop."""
+    import train
+    with pytest.raises(SystemExit) as stop:
+        with train.StopRequest():
+            os.kill(os.getpid(), signal.SIGINT)
+    assert stop.value.code == 128 + signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
