@@ -73,7 +73,8 @@ OWN_FLAGS = {'--niter': '--minutes/--iterations', '--n_epochs': '--minutes/--ite
              '--epoch_size': '--minutes/--iterations', '--epoch_count': 'resuming (run the same command again)',
              '--continue_train': 'resuming (run the same command again)', '--dataroot': 'the two inputs',
              '--dataset_mode': 'the two inputs', '--loadSize': '--size', '--load_size': '--size',
-             '--fineSize': '--size', '--crop_size': '--size', '--amp': '--amp of retarget.py'}
+             '--fineSize': '--size', '--crop_size': '--size', '--resize_or_crop': '--size (whole frames, scaled)',
+             '--amp': '--amp of retarget.py'}
 WIDTH_FLAGS = ('--ngf', '--ndf', '--npf')  # given any of them, the user chooses the width, not the planner
 # passed-through flags that change what is shown or logged, not what is trained: free to differ on a re-run
 DISPLAY_FLAGS = {'--display_id', '--display_port', '--display_server', '--display_env', '--display_freq',
@@ -149,12 +150,13 @@ def check_passthrough(argv):
     options = TrainOptions()
     with contextlib.redirect_stderr(io.StringIO()) as said:
         try:
-            opt = options.gather_options(['--dataroot', '.', *argv])
+            opt = options.gather_options(['--dataroot', '.', '--dataset_mode', 'video', *argv])
         except SystemExit:  # argparse's usage and error lines: keep the error
             error = (said.getvalue().strip().splitlines() or ['?'])[-1].split('error: ', 1)[-1]
             raise UserError(f'{error} (flags other than retarget.py\'s go to train.py: see python train.py '
                             f'--help)') from None
     options.check(opt)
+    return opt
 
 
 def training_flags(argv):
@@ -340,9 +342,9 @@ def main(argv=None):
 def run(args, passthrough, started):
     """The whole job for retarget.py's parsed arguments and the flags passed through to train.py;
     started: time.perf_counter() when the command started (the budget counts from there)."""
-    check_passthrough(passthrough)
+    stride = check_passthrough(passthrough).frame_stride
     outputs = [('--checkpoints_dir', args.checkpoints_dir), ('--results_dir', args.results_dir)]
-    sides = [read_side(args.a, outputs), read_side(args.b, outputs)]
+    sides = [read_side(args.a, outputs, stride), read_side(args.b, outputs, stride)]
     stems = [side.stem for side in sides]
     shorts = [short_name(stems[1], stems[0]), short_name(stems[0], stems[1])]  # how each side names the other
     args.name = args.name or f'{stems[0]}_to_{shorts[0]}'

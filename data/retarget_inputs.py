@@ -15,7 +15,6 @@ from .base_dataset import load_image
 from .video_dataset import clip_identity, find_clips
 
 SIZES = (256, 128, 64, 32)  # unet_<size> predictors exist for these frame sizes
-TRIPLET = 3  # frames t, t+1, t+2: the shortest clip Recycle-GAN trains on
 
 
 @dataclasses.dataclass
@@ -39,9 +38,10 @@ class Side:
         return hashlib.sha1(json.dumps([clip_identity(c) for c in self.clips]).encode()).hexdigest()
 
 
-def read_side(path, outputs=()):
-    """The Side of path; a missing, empty, unreadable or too short input is a UserError naming it, and so is
-    an input that holds one of `outputs` ((flag, folder) pairs: where the run writes)."""
+def read_side(path, outputs=(), stride=1):
+    """The Side of path; a missing, empty, unreadable or too short input (for triplets of frames `stride` apart)
+    is a UserError naming it, and so is an input that holds one of `outputs` ((flag, folder) pairs: where the run
+    writes)."""
     if not os.path.exists(path):
         raise UserError(f'{path} does not exist: give a video file, a folder of frames, or a folder of clips')
     here = os.path.realpath(path)
@@ -51,10 +51,11 @@ def read_side(path, outputs=()):
             raise UserError(f'{flag} {folder} is inside the input {path}: its files would become frames of the '
                             f'input; pass {flag} with a folder outside it')
     clips = find_clips(path)
-    if max(len(clip) for clip in clips) < TRIPLET:
-        longest = max(clips, key=len)
+    longest = max(clips, key=len)
+    if len(longest) < 2 * stride + 1:
+        fix = f'or a --frame_stride below {stride}' if stride > 1 else 'or folder of frames'
         raise UserError(f'{path}: its longest clip ({longest.path}) has {len(longest)} frame(s); Recycle-GAN learns '
-                        f'from {TRIPLET} consecutive frames: give a longer video or folder of frames')
+                        f'from 3 frames {stride} apart, {2 * stride + 1} in all: give a longer video {fix}')
     sizes = [load_image(clip.frame_paths[0]).size if clip.frame_paths else (clip.video.width, clip.video.height)
              for clip in clips]
     return Side(path, clips, sizes)

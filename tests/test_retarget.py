@@ -423,7 +423,7 @@ def test_choose_takes_the_widest_that_reaches_its_threshold():
 
 # -- bad input and reruns ------------------------------------------------------------------------------------
 @pytest.mark.parametrize('case', ['fps', 'epochs', 'results file', 'checkpoints file', 'inside', 'short clip',
-                                  'minutes nan'])
+                                  'minutes nan', 'stride', 'scaling'])
 def test_more_bad_input_is_one_line_before_anything_is_written(tmp_path, capsys, case):
     tmp = str(tmp_path)
     a, b = make_inputs(tmp)
@@ -438,6 +438,10 @@ def test_more_bad_input_is_one_line_before_anything_is_written(tmp_path, capsys,
         flag = '--results_dir' if case == 'results file' else '--checkpoints_dir'
         open(os.path.join(tmp, 'afile'), 'w').close()
         args += [flag, os.path.join(tmp, 'afile')]
+    elif case == 'stride':
+        args += ['--frame_stride', '4']  # B has 7 frames: 9 needed
+    elif case == 'scaling':
+        args += ['--resize_or_crop', 'scale_width']
     elif case == 'inside':
         args += ['--checkpoints_dir', os.path.join(b, 'ck')]
         where = os.path.join(b, 'ck')
@@ -450,7 +454,9 @@ def test_more_bad_input_is_one_line_before_anything_is_written(tmp_path, capsys,
                 'results file': f'--results_dir {tmp}/afile: {tmp}/afile is a file',
                 'checkpoints file': f'--checkpoints_dir {tmp}/afile: {tmp}/afile is a file',
                 'inside': f'--checkpoints_dir {b}/ck is inside the input {b}',
-                'short clip': f'{b}: its longest clip ({b}) has 2 frame(s)'}[case]
+                'short clip': f'{b}: its longest clip ({b}) has 2 frame(s)',
+                'stride': f'{b}: its longest clip ({b}) has 7 frame(s); Recycle-GAN learns from 3 frames 4 apart',
+                'scaling': '--resize_or_crop is set by retarget.py'}[case]
     assert expected in line
     assert not os.path.exists(where) or os.path.isfile(where)  # no run folder, no links, no log
 
