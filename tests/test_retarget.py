@@ -517,3 +517,13 @@ def test_a_signal_after_the_last_step_still_stops_training():
             os.kill(os.getpid(), signal.SIGINT)
     assert stop.value.code == 128 + signal.SIGINT
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
+def test_the_sheet_shows_the_first_middle_and_last_frames(tmp_path):
+    from scripts.retarget_sheet import sheet
+    path = str(tmp_path / 'clip_side_by_side.mp4')
+    write_video(path, [np.full((16, 32, 3), 20 * t, np.uint8) for t in range(11)], 10)  # frame t: grey 20 t
+    picture = sheet([path, path], width=64, gap=2)
+    assert picture.shape == (2 * 3 * 32 + 5 * 2, 64, 3)  # 2 videos x 3 frames of 64 x 32, 5 gaps
+    greys = [picture[row * 34 + 16].mean() for row in range(3)]
+    assert greys == pytest.approx([0, 100, 200], abs=4)  # frames 0, 5 and 10 (H.264 rounds the greys a little)
