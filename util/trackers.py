@@ -10,6 +10,7 @@ network, a full disk) costs one warning and training goes on without it.
     <checkpoints_dir>/<name>/wandb/         W&B's local files (offline runs: `wandb sync` them)
 """
 import argparse
+import contextlib
 import importlib.util
 import os
 import sys
@@ -137,6 +138,8 @@ class Trackers:
             except Exception as err:  # no network, a full disk: that tracker stops, training does not
                 self.trackers.remove(tracker)
                 self.failed(tracker.name, err)
+                with contextlib.suppress(Exception):  # let go of its files and processes
+                    tracker.close()
 
     def scalars(self, values, step):
         """values: {tag: number}, at step (examples trained)."""
