@@ -183,8 +183,8 @@ def test_log_evaluation_adds_the_scores_to_the_run_s_trackers(resumed, tmp_path)
 def test_a_tracker_without_its_package_is_one_line_before_anything_is_written(flag, package, tiny_data, tmp_path):
     hide = f'import sys, runpy; sys.modules[{package!r}] = None; sys.argv[0] = "train.py"; ' \
            f'runpy.run_path("train.py", run_name="__main__")'
-    result = subprocess.run([sys.executable, '-c', hide, '--dataroot', tiny_data, '--checkpoints_dir',
-                             str(tmp_path / 'ck'), *TINY, flag], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, '-c', hide, *train_argv(tmp_path / 'ck', tiny_data), flag],
+                            capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f'error: {flag} needs the {package} package, which is not installed: pip install {package}']

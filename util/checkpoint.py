@@ -143,7 +143,6 @@ def save_latest(model, progress, sampler, visualizer):
     """latest_net_*.pth, then latest_train_state.pth, each written atomically. A kill between the two
     leaves a newer weight set beside an older but complete state, which a resumed run goes on from."""
     model.save_networks('latest')
-    visualizer.flush()  # the trackers' events up to this step are written before the state that says so
     state = {'progress': dict(progress), 'data_seed': sampler.seed, 'dataset_size': sampler.size,
              'lr': model.opt.lr, 'rng': rng_states(), 'plot': visualizer.plot_data,
              'trackers': visualizer.tracker_state,

@@ -15,6 +15,9 @@ import importlib.util
 import os
 import sys
 
+from tqdm import tqdm
+
+from . import checkpoint
 from .errors import UserError
 
 TENSORBOARD_DIR = 'tensorboard'  # in the run's folder
@@ -27,7 +30,7 @@ def add_flags(add):
         help='log losses, learning rate, speed, images and options to Weights & Biases (pip install wandb)')
     add('--wandb_project_name', default=DEFAULT_PROJECT, help='W&B project of --use_wandb runs (a run is named --name)')
     add('--tensorboard', action='store_true',
-        help='log the same to TensorBoard event files in <checkpoints_dir>/<name>/tensorboard (pip install tensorboard)')
+        help='log the same to TensorBoard, in <checkpoints_dir>/<name>/tensorboard (pip install tensorboard)')
 
 
 def check_installed(opt):
@@ -68,9 +71,6 @@ class WandB:
     def summary(self, values, step):
         self.run.summary.update(values)  # a finished run's numbers: W&B's runs table shows the summary
 
-    def flush(self):
-        pass  # the W&B service process writes what it was sent
-
     def close(self):
         self.run.finish()
 
@@ -89,7 +89,7 @@ class TensorBoard:
     def scalars(self, values, step):
         for tag, value in values.items():
             self.writer.add_scalar(tag, value, step)
-        self.writer.flush()  # cheap (no fsync), and a run is watched live
+        self.writer.flush()  # cheap (no fsync): a run is watched live, and a save follows what was logged
 
     def images(self, images, step):
         for label, image in images.items():
@@ -97,9 +97,6 @@ class TensorBoard:
         self.writer.flush()
 
     summary = scalars
-
-    def flush(self):
-        self.writer.flush()
 
     def close(self):
         self.writer.close()
@@ -123,13 +120,13 @@ class Trackers:
                     self.trackers.append(start())
                 except Exception as err:  # a tracker must never stop training
                     self.failed(kind.name, err)
-        self.state = {'wandb_id': t.id for t in self.trackers if t.id}
+        self.state = {**state, **{'wandb_id': t.id for t in self.trackers if t.id}}  # kept if W&B did not start
 
     @staticmethod
     def failed(name, err):
         detail = (str(err).strip().splitlines() or [''])[0]
-        print(f'warning: {name} stopped logging ({type(err).__name__}: {detail}); training goes on without it',
-              file=sys.stderr)
+        tqdm.write(f'warning: {name} stopped logging ({type(err).__name__}: {detail}); training goes on without it',
+                   file=sys.stderr)  # on a line of its own, not after a progress bar
 
     def _each(self, method, *args):
         for tracker in list(self.trackers):
@@ -153,9 +150,6 @@ class Trackers:
         """A finished run's numbers: W&B's summary, TensorBoard scalars at step."""
         self._each('summary', values, step)
 
-    def flush(self):
-        self._each('flush')
-
     def close(self):
         self._each('close')
         self.trackers = []
@@ -168,12 +162,12 @@ def log_evaluation(run, scores, prefix='eval'):
     run: the run's folder <checkpoints_dir>/<name> (whose opt.txt says which trackers it used), or options
     with checkpoints_dir, name, use_wandb, tensorboard and wandb_project_name (which say it instead).
     scores: {name: number, or a dict of them, nested}, logged as '<prefix>/<name>/...'."""
-    from . import checkpoint
     if isinstance(run, (str, os.PathLike)):
         folder = os.path.normpath(run)
         saved = checkpoint.saved_options(folder)
-        run = argparse.Namespace(checkpoints_dir=os.path.dirname(folder), name=saved.get('name', os.path.basename(folder)),
-                                 use_wandb=saved.get('use_wandb') == 'True', tensorboard=saved.get('tensorboard') == 'True',
+        run = argparse.Namespace(checkpoints_dir=os.path.dirname(folder), name=os.path.basename(folder),
+                                 use_wandb=saved.get('use_wandb') == 'True',
+                                 tensorboard=saved.get('tensorboard') == 'True',
                                  wandb_project_name=saved.get('wandb_project_name', DEFAULT_PROJECT))
     folder = os.path.join(run.checkpoints_dir, run.name)
     path = os.path.join(folder, checkpoint.STATE_FILE)

@@ -91,11 +91,6 @@ class Visualizer:
         self.trackers.scalars(values, step)
         self.last_tracked = now, step
 
-    def flush(self):
-        """Write out what the trackers hold (before a save)."""
-        if self.trackers is not None:
-            self.trackers.flush()
-
     def close(self):
         if self.trackers is not None:
             self.trackers.close()
