@@ -6,8 +6,10 @@ two unpaired videos.
 
 Writes <checkpoints_dir>/<name>/: opt.txt, loss_log.txt, latest_net_*.pth and <epoch>_net_*.pth,
 latest_train_state.pth (for --continue_train) and web/index.html; shows losses and images on
-visdom unless --display_id 0. Ctrl-C (SIGINT) or SIGTERM saves the latest state and stops.
+visdom unless --display_id 0, and on W&B (--use_wandb) and TensorBoard (--tensorboard) when asked. Ctrl-C
+(SIGINT) or SIGTERM saves the latest state and stops.
 """
+import contextlib
 import signal
 import sys
 import time
@@ -82,6 +84,7 @@ def main(argv=None, on_step=None):
     check_epochs_left(opt, progress['epoch'], 'the saved run')
     if distributed.is_main():  # only now: a run that failed to load leaves the saved run's opt.txt as it was
         options.write(opt)
+    visualizer.start_trackers(progress['total_steps'])  # the step axis of W&B and TensorBoard: examples trained
     world = distributed.world_size()
     if world > 1:  # each process its own dropout masks and pool draws
         seed_everything(dataset.sampler.seed + distributed.rank() + progress['total_steps'])
@@ -119,7 +122,7 @@ def main(argv=None, on_step=None):
         if distributed.is_main():
             checkpoint.save_latest(model, progress, dataset.sampler, visualizer)
 
-    with StopRequest() as stop:
+    with StopRequest() as stop, contextlib.closing(visualizer):
         for epoch in range(progress['epoch'], last_epoch + 1):
             epoch_start = time.time()
             # the authors count examples, not batches: epoch_iter, total_steps and the *_freq flags
@@ -151,9 +154,10 @@ def main(argv=None, on_step=None):
                         t_comp = (time.time() - iter_start) / opt.batchSize
                         visualizer.print_current_losses(epoch, epoch_iter, losses, t_comp, t_data)
                         visualizer.plot_current_losses(epoch, epoch_iter / dataset_size, losses)
+                        visualizer.track(total_steps, losses, model.optimizers[0].param_groups[0]['lr'])
                     if displaying:  # after the plot: the page shows it
-                        visualizer.display_current_results(
-                            model.get_current_visuals(), epoch, crossed(total_steps, global_batch, opt.update_html_freq))
+                        visualizer.display_current_results(model.get_current_visuals(), epoch, crossed(
+                            total_steps, global_batch, opt.update_html_freq), total_steps)
                     if crossed(total_steps, global_batch, opt.save_latest_freq):
                         log(f'saving the latest model (epoch {epoch}, total_steps {total_steps})')
                         save_latest()

@@ -2,6 +2,7 @@
 import math
 import os
 
+from util import trackers
 from util.errors import UserError
 from .base_options import BaseOptions, finite_in
 
@@ -49,6 +50,7 @@ class TrainOptions(BaseOptions):
                  'reduce-overhead and max-autotune also capture CUDA graphs on a GPU')
         add('--nan_policy', default='stop', choices=['stop', 'skip'],
             help='when a loss becomes inf or nan: stop (keeping the last checkpoint) or skip that step')
+        trackers.add_flags(add)
         return parser
 
     def check(self, opt):
@@ -61,6 +63,7 @@ class TrainOptions(BaseOptions):
             raise UserError(f'--identity {opt.identity} compares G_A(b) with b, which needs --input_nc {opt.input_nc} '
                             f'== --output_nc {opt.output_nc}: pass --identity 0')
         check_epochs_left(opt, opt.epoch_count)
+        trackers.check_installed(opt)
 
     def options_dir(self, opt):
         return os.path.join(opt.checkpoints_dir, opt.name)

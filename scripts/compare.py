@@ -10,6 +10,7 @@ as soon as it is done; a run whose JSON is there is not trained again, so a long
 several sittings, and an interrupted training continues from its latest state (train.py --continue_train),
 its wall time summed over the sittings.
 --report_only rebuilds the table, the summary JSON and the chart from the JSONs alone.
+--use_wandb and --tensorboard log each training (as train.py does) and then its scores (util.trackers.log_evaluation).
 
 The budget is the same for every run: the same training clips, networks, number of iterations (epochs x
 strips), learning-rate schedule and seed; each model keeps its own loss weights (--identity: 0.5 for
@@ -32,6 +33,7 @@ import test  # noqa: E402
 import train  # noqa: E402
 from scripts.evaluate import SEGMENTATION, TEMPORAL, evaluate, markdown_table, number  # noqa: E402
 from scripts.make_benchmark import add_arguments, benchmark_params, write_benchmark  # noqa: E402
+from util import trackers  # noqa: E402
 from util.errors import UserError, run_cli  # noqa: E402
 from util.util import atomic_write  # noqa: E402
 
@@ -106,6 +108,12 @@ def read_run(args, path):
     return done
 
 
+def tracking(args):
+    """The tracker flags of train.py: they change what is logged, not what is trained (nor the budget)."""
+    return ['--use_wandb'] * args.use_wandb + ['--tensorboard'] * args.tensorboard + \
+        ['--wandb_project_name', args.wandb_project_name] * args.use_wandb
+
+
 def train_run(run, seed, args):
     """Train one (run, seed): not again once finished with the same flags, continued where an interrupted training
     stopped. Returns (training seconds over all sittings, whether a sitting was killed before it could be timed)."""
@@ -133,7 +141,7 @@ def train_run(run, seed, args):
     write_json(timing_path, dict(timing, running=True))
     start = time.time()
     try:
-        train.main(argv + ['--continue_train'] * resume)
+        train.main(argv + tracking(args) + ['--continue_train'] * resume)
         timing['finished'] = True
     finally:  # also when stopped by SIGTERM or Ctrl-C: train.py saved its state, the next sitting continues
         timing['seconds'] += time.time() - start
@@ -176,6 +184,9 @@ def do_run(run, seed, args, iterations):
               'torch_threads': args.torch_threads, 'budget': budget(args),
               'scores': score_both_ways(args, translate(run, seed, args))}
     write_json(run_path(args, run, seed), record)
+    if args.use_wandb or args.tensorboard:
+        trackers.log_evaluation(argparse.Namespace(**vars(args), checkpoints_dir=os.path.join(args.out, 'checkpoints'),
+                                                   name=f'{run}_seed{seed}'), record['scores'])
     return record
 
 
@@ -370,8 +381,10 @@ def main(argv=None):
     add('--torch_threads', type=int, default=1,
         help='CPU threads of torch: on a CPU shared with other jobs, two threads that wait for each other '
              'are several times slower than one')
+    trackers.add_flags(add)
     add('--debug', action='store_true', help='show tracebacks instead of one-line errors')
     args = add_arguments(parser).parse_args(argv)
+    trackers.check_installed(args)
     unknown = [m for m in args.models.split(',') if m not in RUNS]
     if unknown:
         raise UserError(f'--models {args.models}: {unknown[0]!r} is not one of {", ".join(RUNS)}')

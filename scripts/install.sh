@@ -2,6 +2,7 @@
 # Create .venv (if missing) and install requirements.txt into it, plus any extra pip arguments:
 #   bash scripts/install.sh            # what train.py and test.py need
 #   bash scripts/install.sh pytest     # and the test runner
+#   bash scripts/install.sh wandb tensorboard   # and the optional trackers (train.py --use_wandb, --tensorboard)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv

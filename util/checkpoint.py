@@ -99,12 +99,13 @@ def check_set(folder, epoch, names):
                     f'the networks from {STATE_FILE}')
 
 
-def load(path):
-    """torch.load(path, weights_only=True) on the CPU; every failure is a one-line UserError naming path."""
+def load(path, mmap=False):
+    """torch.load(path, weights_only=True) on the CPU; every failure is a one-line UserError naming path.
+    mmap: map the file instead of reading it (to read a few numbers of a large state)."""
     if not os.path.isfile(path):
         raise UserError(f'{path} does not exist: check --checkpoints_dir, --name and --which_epoch')
     try:
-        return torch.load(path, map_location='cpu', weights_only=True)
+        return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         detail = (str(err).splitlines() or [''])[0]
         raise UserError(f'{path} was refused: loading it would run arbitrary code, which checkpoints never need '
@@ -144,6 +145,7 @@ def save_latest(model, progress, sampler, visualizer):
     model.save_networks('latest')
     state = {'progress': dict(progress), 'data_seed': sampler.seed, 'dataset_size': sampler.size,
              'lr': model.opt.lr, 'rng': rng_states(), 'plot': visualizer.plot_data,
+             'trackers': visualizer.tracker_state,
              'skipped_steps': model.skipped_steps, **model.training_state()}
     save(state, os.path.join(model.save_dir, STATE_FILE))
 
@@ -151,7 +153,8 @@ def save_latest(model, progress, sampler, visualizer):
 # flags that may change between a run and its resumption without changing what is trained
 UNTRACKED = {'continue_train', 'which_epoch', 'epoch_count', 'gpu_ids', 'nThreads', 'checkpoints_dir', 'dataroot',
              'debug', 'display_id', 'display_port', 'display_server', 'display_env', 'display_winsize',
-             'display_single_pane_ncols', 'print_freq', 'display_freq', 'update_html_freq', 'no_html', 'isTrain'}
+             'display_single_pane_ncols', 'print_freq', 'display_freq', 'update_html_freq', 'no_html', 'isTrain',
+             'use_wandb', 'wandb_project_name', 'tensorboard'}
 
 
 def saved_options(folder):
@@ -197,6 +200,7 @@ def resume(opt, model, sampler, visualizer, dataset_size):
     sampler.seed = state['data_seed']
     set_rng_states(state['rng'])
     visualizer.plot_data = state['plot']
+    visualizer.tracker_state = state.get('trackers', {})
     model.skipped_steps = state['skipped_steps']
     progress.update(state['progress'])
     print(f'resuming from {path}: epoch {progress["epoch"]}, {progress["examples_done"]} examples into it')

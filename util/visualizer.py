@@ -1,6 +1,7 @@
 """How a training run shows itself: the visdom dashboard (--display_id > 0; `python -m util.dashboard`
-serves one), the HTML page <checkpoints_dir>/<name>/web/index.html with its loss plot loss_plot.png, and
-the loss log <checkpoints_dir>/<name>/loss_log.txt."""
+serves one), the HTML page <checkpoints_dir>/<name>/web/index.html with its loss plot loss_plot.png, the
+loss log <checkpoints_dir>/<name>/loss_log.txt, and W&B and TensorBoard (--use_wandb, --tensorboard:
+util/trackers.py)."""
 import logging
 import os
 import sys
@@ -8,7 +9,7 @@ import time
 
 import numpy as np
 
-from . import util
+from . import distributed, util
 from .errors import UserError, one_line, warn_once
 
 VISDOM_TIMEOUT_S = 5
@@ -59,6 +60,40 @@ class Visualizer:
         self.log_name = os.path.join(opt.checkpoints_dir, opt.name, 'loss_log.txt')
         # written with the first line, so that a run which fails to start leaves the log as it was
         self.log_header = f'================ Training Loss ({time.strftime("%c")}) ================\n'
+        self.trackers = None  # started by start_trackers, once a resumed run knows its step
+        self.tracker_state = {}  # the trackers' own, kept in the training state (checkpoint.py)
+        self.last_tracked = None  # (time, step) of the last track(), for the speed
+
+    # -- W&B and TensorBoard ----------------------------------------------------------------------
+    def start_trackers(self, step):
+        """Start the trackers the options ask for at step (examples trained): a run resumed past step 0
+        continues its W&B run and hides TensorBoard events that earlier sittings logged after it."""
+        if self.opt.use_wandb or self.opt.tensorboard:
+            from .trackers import Trackers
+            resumed = step > 0
+            self.trackers = Trackers(self.opt, os.path.join(self.opt.checkpoints_dir, self.name),
+                                     self.tracker_state if resumed else {}, step + 1 if resumed else 0, vars(self.opt))
+            self.tracker_state = self.trackers.state
+        self.last_tracked = time.time(), step
+
+    def track(self, step, losses, lr):
+        """Log the losses, the learning rate and the speed since the last call (seconds per iteration, images
+        per second over every process; an image is one example: a frame, or a strip of frames) at step."""
+        if self.trackers is None:
+            return
+        (then, last_step), now = self.last_tracked, time.time()
+        examples, seconds = step - last_step, now - then
+        values = {f'loss/{name}': value for name, value in losses.items()}
+        values['lr'] = lr
+        if examples > 0 and seconds > 0:
+            values['speed/step_s'] = seconds * self.opt.batchSize * distributed.world_size() / examples
+            values['speed/images_per_s'] = examples / seconds
+        self.trackers.scalars(values, step)
+        self.last_tracked = now, step
+
+    def close(self):
+        if self.trackers is not None:
+            self.trackers.close()
 
     # -- visdom ---------------------------------------------------------------------------------
     def _visdom(self, send):
@@ -77,10 +112,12 @@ class Visualizer:
                       f'({type(err).__name__}); training goes on. Start one with `python -m util.dashboard`, '
                       f'or pass --display_id 0.', file=sys.stderr)
 
-    def display_current_results(self, visuals, epoch, save_result):
-        """Show the current images on visdom, and save them to the HTML page when save_result is set
-        (and on the first display of every epoch)."""
+    def display_current_results(self, visuals, epoch, save_result, step=None):
+        """Show the current images on visdom and the trackers (at step), and save them to the HTML page when
+        save_result is set (and on the first display of every epoch)."""
         images = {label: util.tensor2im(image) for label, image in visuals.items()}
+        if self.trackers is not None and step is not None:
+            self.trackers.images(images, step)
         if self.display_id > 0:
             self._visdom(lambda vis: self._show_images(vis, images))
         if self.use_html and (save_result or self.html_epoch != epoch):
