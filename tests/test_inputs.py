@@ -8,27 +8,16 @@ from PIL import Image
 
 import test as test_py
 import train
-from conftest import TINY, train_options
+from conftest import TINY, one_error_line, train_options
 from data import create_dataset
 from data import base_dataset
 from data.base_dataset import image_size, load_image
 from util import dashboard
-from util.errors import UserError, run_cli
-
-
-def one_error_line(main, argv, capsys):
-    """Run main(argv) as the command line does; the single `error:` line it printed (exit status 2)."""
-    with pytest.raises(SystemExit) as exit_:
-        run_cli(main, argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith('error:')]
-    assert len(errors) == 1 and 'Traceback' not in err, err
-    return errors[0]
+from util.errors import UserError
 
 
 BAD_TRAIN_FLAGS = [
-    (['--batchSize', '0'], '--batchSize 0: give a whole number of 1 or more'),
+    (['--batchSize', '0'], '--batchSize 0: give a whole number of at least 1'),
     (['--ngf', '0'], '--ngf 0'),
     (['--ndf', '-8'], '--ndf -8'),
     (['--fineSize', '0', '--loadSize', '0'], '--loadSize 0'),
@@ -36,18 +25,18 @@ BAD_TRAIN_FLAGS = [
     (['--display_freq', '0'], '--display_freq 0'),
     (['--save_latest_freq', '0'], '--save_latest_freq 0'),
     (['--save_epoch_freq', '0'], '--save_epoch_freq 0'),  # crashed only after a whole epoch
-    (['--lr', 'nan'], '--lr nan: give a finite learning rate above 0'),
+    (['--lr', 'nan'], '--lr nan: give a finite number above 0'),
     (['--lr', 'inf'], '--lr inf'),
     (['--lr', '0'], '--lr 0.0'),
     (['--lr', '-0.1'], '--lr -0.1'),
-    (['--beta1', '1'], '--beta1 1.0: give a number in [0, 1)'),
+    (['--beta1', '1'], '--beta1 1.0: give a finite number in [0, 1)'),
     (['--beta1', '-0.5'], '--beta1 -0.5'),
     (['--lambda_A', 'nan'], '--lambda_A nan'),
-    (['--nThreads', '-1'], '--nThreads -1: give 0 or more'),
+    (['--nThreads', '-1'], '--nThreads -1: give a whole number of at least 0'),
     (['--pool_size', '-1'], '--pool_size -1'),
     (['--niter_decay', '-1'], '--niter_decay -1'),
     (['--lr_decay_iters', '0'], '--lr_decay_iters 0'),
-    (['--seed', '-1'], '--seed -1: give a number from 0 to 4294967295'),
+    (['--seed', '-1'], '--seed -1: give a whole number in [0, 4294967295]'),
     (['--seed', str(2 ** 32)], f'--seed {2 ** 32}'),
     (['--input_nc', '2'], '--input_nc 2: images have 1 (grayscale) or 3 (RGB) channels'),
     (['--output_nc', '4'], '--output_nc 4'),
@@ -63,7 +52,7 @@ BAD_TRAIN_FLAGS = [
     (['--epoch_count', '3', '--niter', '1', '--niter_decay', '1'],
      'nothing to train: --epoch_count is at epoch 3, past the last epoch --niter 1 + --niter_decay 1 = 2'),
     (['--niter', '0', '--niter_decay', '0'], 'nothing to train'),
-    (['--display_id', '1', '--display_port', '70000'], '--display_port 70000: a port is a number from 1 to 65535'),
+    (['--display_id', '1', '--display_port', '70000'], '--display_port 70000: give a whole number in [1, 65535]'),
 ]
 
 
@@ -77,9 +66,9 @@ def test_a_bad_training_flag_is_one_line_before_anything_is_written(args, messag
 
 
 BAD_TEST_FLAGS = [
-    (['--aspect_ratio', '0'], '--aspect_ratio 0.0: give a width/height ratio above 0'),
+    (['--aspect_ratio', '0'], '--aspect_ratio 0.0: give a finite number in [0.001, 1000]'),
     (['--aspect_ratio', 'inf'], '--aspect_ratio inf'),
-    (['--fps', '0'], '--fps 0.0: give a frame rate above 0'),
+    (['--fps', '0'], '--fps 0.0: give a finite number in [0.001, 10000]'),
     (['--how_many', '0'], '--how_many 0'),
     (['--seed', '-3'], '--seed -3'),
 ]
@@ -99,7 +88,7 @@ def test_the_dashboard_refuses_a_port_it_cannot_listen_on(port, capsys, monkeypa
         raise AssertionError('the port was not checked before listening')
     monkeypatch.setattr(dashboard, 'bind_sockets', listen)
     line = one_error_line(dashboard.main, ['--port', port], capsys)
-    assert line == f'error: --port {port}: a port is a number from 1 to 65535'
+    assert line == f'error: --port {port}: give a whole number in [1, 65535]'
 
 
 # -- images ---------------------------------------------------------------------------------------------

@@ -11,14 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY, run_script, train_options
+from conftest import TINY, one_error_line, run_script, train_options
 from data import create_dataset
 from models.base_model import load_state_dict_file
 from models.cycle_gan_model import CycleGANModel
 from scripts import evaluate
 from small_disk import fill, small_disk
 from test_evaluate import sliding_ramp
-from test_inputs import one_error_line
 from util import checkpoint
 from util.errors import UserError, run_cli
 from util.visualizer import Visualizer
