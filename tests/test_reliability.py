@@ -101,8 +101,8 @@ def test_the_authors_weights_alone_still_resume(tiny_data, tmp_path):
     args = train_args(tiny_data, tmp_path, 'weights', '--niter', '1', '--niter_decay', '0')
     run_script('train.py', *args)
     os.remove(tmp_path / 'weights' / checkpoint.STATE_FILE)
-    result = run_script('train.py', *args, '--continue_train', '--epoch_count', '1')
-    assert 'warning: no latest_train_state.pth' in result.stderr and 'start afresh' in result.stderr
+    result = run_script('train.py', *args, '--continue_train', '--niter', '2')  # one more epoch
+    assert 'warning: no latest_train_state.pth' in result.stderr and 'start afresh at epoch 2' in result.stderr
     assert len(loss_lines(tmp_path / 'weights' / 'loss_log.txt')[1]) == 8
 
 
