@@ -260,3 +260,16 @@ def test_each_term_draws_noise_shaped_as_the_image_it_warps(tmp_path):
                       'Unsup_B': (3, 3, 32, 32)}
     assert model.draw('Unsup_A')[0].shape == (2, 32, 32)  # one flow for the batch
     model.optimize_parameters()
+
+
+def test_the_noise_std_of_a_draw_is_between_one_and_two_noise_levels(tmp_path):
+    """The golden steps inject the reference's draws, so the model's own draw is tested here: over many draws
+    the noise's std stays in [noise_level, 2 x noise_level) and spreads over that interval."""
+    opt = train_options(tmp_path, *UNSUP, '--noise_level', '0.01')
+    model = create_model(opt)
+    model.set_input(batch_of(opt, triplets=False, n=8))
+    torch.manual_seed(0)
+    stds = torch.stack([model.draw('Unsup_A')[1].std() for _ in range(300)])
+    # 24,576 values a draw: each std is within 2 % of its s (4 standard errors)
+    assert stds.min() > 0.01 * 0.98 and stds.max() < 0.02 * 1.02
+    assert stds.max() - stds.min() > 0.008
