@@ -160,6 +160,7 @@ class BaseOptions:
                             f'from images scaled to loadSize, so make fineSize <= loadSize')
         checks.writable_folder(self.output_flag, self.options_dir(opt))
         models.find_model_using_name(opt.model).check_options(opt)
+        data.find_dataset_using_name(opt.dataset_mode).check_options(opt)
 
     def check_numbers(self, opt):
         """Every number flag, the model's and the dataset's too, is finite (a limit left at its default of infinity
