@@ -1,5 +1,6 @@
 """Any input: every bad flag or file gets one line naming it and exit status 2, before anything is built
 or written; odd but valid files (16-bit, float, rotated) load as a user would expect."""
+import importlib
 import os
 
 import numpy as np
@@ -8,7 +9,7 @@ from PIL import Image
 
 import test as test_py
 import train
-from conftest import TINY, one_error_line, train_options
+from conftest import ROOT, TINY, one_error_line, train_options
 from data import create_dataset
 from data import base_dataset
 from data.base_dataset import image_size, load_image
@@ -53,6 +54,18 @@ BAD_TRAIN_FLAGS = [
      'nothing to train: --epoch_count is at epoch 3, past the last epoch --niter 1 + --niter_decay 1 = 2'),
     (['--niter', '0', '--niter_decay', '0'], 'nothing to train'),
     (['--display_id', '1', '--display_port', '70000'], '--display_port 70000: give a whole number in [1, 65535]'),
+    (['--epoch_count', '0'], '--epoch_count 0: give a whole number of at least 1'),
+    # the unsup model's own flags: inf crashed the first step with a segfault, nan was blamed on --lr
+    (['--model', 'unsup_recycle_gan', '--motion_level', 'inf'], '--motion_level inf: give a finite number of at least 0'),
+    (['--model', 'unsup_recycle_gan', '--noise_level', 'nan'], '--noise_level nan'),
+    (['--model', 'unsup_recycle_gan', '--shift_level', '1e9'], '--shift_level 1000000000.0: give a finite number in '
+                                                               '[0, 1000000]'),
+    (['--model', 'unsup_recycle_gan', '--lambda_spa_unsup_B', 'inf'], '--lambda_spa_unsup_B inf'),
+    (['--model', 'unsup_recycle_gan', '--lambda_content_A', '-1'], '--lambda_content_A -1.0'),  # was ignored
+    (['--model', 'unsup_recycle_gan', '--lambda_content_A', '1'], '--lambda_content_A > 0 needs the VGG encoder'),
+    (['--model', 'unsup_recycle_gan', '--lambda_content_B', '1', '--vgg_path', '/nonexistent.pth'],
+     '--vgg_path /nonexistent.pth does not exist'),
+    (['--dataset_mode', 'video', '--epoch_size', '-1'], '--epoch_size -1: give a whole number of at least 0'),
 ]
 
 
@@ -80,6 +93,56 @@ def test_a_bad_test_flag_is_one_line(args, message, tiny_data, tmp_path, capsys)
                                          '--checkpoints_dir', str(tmp_path), *args], capsys)
     assert message in line, line
     assert not os.path.exists(tmp_path / 'r')
+
+
+def test_a_vgg_path_for_a_content_loss_that_is_off_is_said_to_be_unused(tmp_path, capsys):
+    train_options(tmp_path, '--model', 'unsup_recycle_gan', '--vgg_path', str(tmp_path / 'vgg.pth'))
+    assert f'warning: --vgg_path {tmp_path / "vgg.pth"} is not used: the content loss is off' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('main, flag', [(train.main, '--checkpoints_dir'), (test_py.main, '--results_dir')])
+def test_an_output_folder_that_is_a_file_or_unwritable_is_one_line(main, flag, tiny_data, tmp_path, capsys):
+    (tmp_path / 'file').write_text('')
+    argv = ['--dataroot', tiny_data, *TINY, '--checkpoints_dir', str(tmp_path), '--name', 'run']
+    line = one_error_line(main, [*argv, flag, str(tmp_path / 'file' / 'sub')], capsys)
+    assert line.startswith(f'error: {flag} {tmp_path}/file/sub/run') and f'{tmp_path}/file is a file' in line
+    if os.geteuid() != 0:  # root writes anywhere
+        os.makedirs(tmp_path / 'locked')
+        os.chmod(tmp_path / 'locked', 0o500)
+        line = one_error_line(main, [*argv, flag, str(tmp_path / 'locked' / 'out')], capsys)
+        assert f'cannot write to {tmp_path}/locked (permission denied)' in line
+
+
+SCRIPT_ERRORS = [
+    ('train.py', ['--dataroot', 'x', '--bogus'], 'unrecognized arguments: --bogus'),
+    ('test.py', ['--dataroot', 'x', '--video'], 'argument --video: expected one argument'),
+    ('scripts/evaluate.py', [], 'the following arguments are required: --pred'),
+    ('scripts/compare.py', ['--niter', 'x'], "argument --niter: invalid int value: 'x'"),
+    ('scripts/compare.py', ['--ngf', '0'], '--ngf 0: give a whole number of at least 1'),
+    ('scripts/make_benchmark.py', ['--size', '8'], '--size 8: give a whole number in [32, 4096]'),
+    ('scripts/make_benchmark.py', ['--styles', 'fog'], "--styles fog: 'fog' is not one of"),
+    ('scripts/benchmark.py', ['--steps', '0'], '--steps 0: give a whole number of at least 1'),
+    ('scripts/make_demo_data.py', ['--frames', '2'], '--frames 2: give a whole number of at least 3'),
+    ('scripts/video_to_frames.py', ['--src'], 'argument --src: expected one argument'),
+    ('scripts/video_to_triplets.py', ['--src', 'x', '--out', 'y', '--size', '-1'], '--size -1: give a whole number in '
+                                                                                   '[0, 8192]'),
+    ('scripts/check_numerics.py', ['--all=1'], "argument --all: ignored explicit argument '1'"),
+    ('scripts/gpu_check.py', ['--sizes', '256,big'], '--sizes 256,big: give comma-separated sizes'),
+    ('scripts/bench_video_loader.py', ['--steps', 'many'], "argument --steps: invalid int value: 'many'"),
+    ('util/dashboard.py', ['--port', 'http'], "argument --port: invalid int value: 'http'"),
+    ('util/visdom_assets.py', ['--list', 'now'], 'unrecognized arguments: now'),
+]
+
+
+@pytest.mark.parametrize('script, args, message', SCRIPT_ERRORS, ids=[f'{s} {" ".join(a)}' for s, a, _ in SCRIPT_ERRORS])
+def test_every_entry_point_says_a_bad_flag_in_one_line(script, args, message, tmp_path, capsys, monkeypatch):
+    """Not argparse's usage block: one line naming the flag and pointing to --help, before any work."""
+    monkeypatch.chdir(ROOT)
+    module = importlib.import_module(script[:-3].replace('/', '.'))
+    line = one_error_line(module.main, args, capsys)
+    assert message in line, line
+    if 'argument' in message:  # argparse's own errors point to the script's --help
+        assert line.endswith(f'(python {script} --help)'), line
 
 
 @pytest.mark.parametrize('port', ['70000', '0', '-1'])
