@@ -264,9 +264,10 @@ def main(argv=None):
     add('--debug', action='store_true', help='show tracebacks instead of one-line errors')
     args = parser.parse_args(argv)
     if args.json:  # before the long part
-        if not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder):
             raise UserError(f'--json {args.json}: its folder does not exist; create it or give another path')
-        checks.writable_folder('--json', args.json)
+        checks.writable_folder('--json', folder)
         if os.path.isdir(args.json):
             raise UserError(f'--json {args.json} is a folder: give the path of a file to write')
     if args.palette:
