@@ -4,6 +4,7 @@ bf16 and torchrun."""
 import os
 import signal
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,6 +105,11 @@ def test_the_content_loss_takes_its_encoder_from_a_file_only(tmp_path):
     with pytest.raises(UserError, match='--lambda_content_A > 0 compares VGG features of colour images: it needs '
                                         '--input_nc 3 and --output_nc 3'):
         create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--output_nc', '1'))
+    corrupt = tmp_path / 'corrupt.pth'  # not "would run arbitrary code", as it was called
+    corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(UserError, match=r'corrupt.pth is not a readable checkpoint \(UnpicklingError: Unsupported '
+                                        r'operand 95\)$'):
+        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--vgg_path', str(corrupt)))
     wrong = tmp_path / 'wrong.pth'
     torch.save({'0.weight': torch.zeros(1)}, wrong)
     with pytest.raises(UserError, match='wrong.pth is from another architecture'):

@@ -106,11 +106,13 @@ def load(path):
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:  # truncated, not a zip archive, not torch's format, code in it, ...
-        found = re.search(r'WeightsUnpickler error: \s*(.*)', str(err))  # the weights-only unpickler's reason
-        detail = (found[1] if found else (str(err).splitlines() or [''])[0]).split(' Please ')[0]
-        if 'Unsupported global' in detail:  # anything else it refuses is a file it cannot parse
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        code = next((line for line in lines if 'GLOBAL' in line), None)  # an object only code could make
+        if code:
             raise UserError(f'{path} was refused: loading it would run arbitrary code, which checkpoints never '
-                            f'need ({detail})') from None
+                            f'need ({code.split(" Please ")[0]})') from None
+        found = re.search(r'WeightsUnpickler error: \s*(.*)', str(err))  # the weights-only unpickler's reason
+        detail = found[1] if found else (lines or [''])[0]
         raise UserError(f'{path} is not a readable checkpoint ({type(err).__name__}: {detail})') from None
 
 
