@@ -13,8 +13,36 @@ from conftest import ROOT, TINY, one_error_line, train_options
 from data import create_dataset
 from data import base_dataset
 from data.base_dataset import image_size, load_image
-from util import dashboard
+from util import checks, dashboard
 from util.errors import UserError
+
+
+def test_the_checks_every_entry_point_uses(tmp_path):
+    """util.checks: a number is finite and in range, a folder could be written (nothing is created), a file read."""
+    assert checks.number('--lr', 0.5, 0, 1, low_open=True) == 0.5 and checks.number('--n', 3) == 3
+    for value, message in ((float('nan'), 'a finite number above 0'), (float('inf'), 'a finite number above 0'),
+                           (0.0, 'a finite number above 0'), (-1e-9, 'a finite number above 0')):
+        with pytest.raises(UserError, match=rf'^--lr {value}: give {message}$'):
+            checks.number('--lr', value, 0, low_open=True)
+    with pytest.raises(UserError, match=r'^--beta1 1.0: give a finite number in \[0, 1\)$'):
+        checks.number('--beta1', 1.0, 0, 1, high_open=True)
+    with pytest.raises(UserError, match=r'^--ngf 0: give a whole number of at least 1$'):
+        checks.number('--ngf', 0, 1)
+    with pytest.raises(UserError, match=r'^--x 7: give a whole number of at most 6$'):
+        checks.number('--x', 7, high=6)
+
+    assert checks.writable_folder('--out', str(tmp_path / 'a' / 'b')) and not os.path.exists(tmp_path / 'a')
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(UserError, match=rf'^--out {tmp_path}/file/b: {tmp_path}/file is a file, not a folder'):
+        checks.writable_folder('--out', str(tmp_path / 'file' / 'b'))
+    with pytest.raises(UserError, match='^--out is empty'):
+        checks.writable_folder('--out', '')
+
+    assert checks.readable_file('--vgg_path', str(tmp_path / 'file'))
+    with pytest.raises(UserError, match=rf'^--vgg_path {tmp_path} is a folder, not a file$'):
+        checks.readable_file('--vgg_path', str(tmp_path))
+    with pytest.raises(UserError, match='does not exist'):
+        checks.readable_file('--vgg_path', str(tmp_path / 'none'))
 
 
 BAD_TRAIN_FLAGS = [
