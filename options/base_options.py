@@ -18,6 +18,9 @@ from util import checks, distributed
 from util.errors import Parser, UserError
 
 
+MAX_SIZE = 8192  # pixels a side of a frame: one 8192 x 8192 RGB frame is 0.8 GB in float32
+
+
 class BaseOptions:
     is_train = None
     positive_flags = ()  # a subclass's flags that must be >= 1 (sizes, counts, frequencies) ...
@@ -138,8 +141,10 @@ class BaseOptions:
                                      ('--init_type', opt.init_type, networks.INIT_TYPES),
                                      ('--lr_policy', getattr(opt, 'lr_policy', 'lambda'), networks.LR_POLICIES)):
             networks.check_choice(flag, value, choices)
-        for flag in ('--batchSize', '--loadSize', '--fineSize', '--ngf', '--npf', '--ndf', '--n_layers_D',
-                     '--display_winsize', '--max_dataset_size', *self.positive_flags):
+        for flag in ('--loadSize', '--fineSize', '--display_winsize'):  # larger frames would not fit in memory
+            checks.number(flag, getattr(opt, flag[2:]), 1, MAX_SIZE)
+        for flag in ('--batchSize', '--ngf', '--npf', '--ndf', '--n_layers_D', '--max_dataset_size',
+                     *self.positive_flags):
             if getattr(opt, flag[2:]) != math.inf:  # a limit left at its default: none
                 checks.number(flag, getattr(opt, flag[2:]), 1)
         for flag in ('--nThreads', *self.non_negative_flags):
@@ -158,6 +163,10 @@ class BaseOptions:
         if opt.resize_or_crop in ('resize_and_crop', 'scale_width_and_crop') and opt.fineSize > opt.loadSize:
             raise UserError(f'--fineSize {opt.fineSize} is larger than --loadSize {opt.loadSize}: crops are cut '
                             f'from images scaled to loadSize, so make fineSize <= loadSize')
+        for flag in ('--dataroot', '--checkpoints_dir'):
+            if not getattr(opt, flag[2:]).strip():
+                raise UserError(f'{flag} is empty: give a folder')
+        checks.writable_folder(self.output_flag, getattr(opt, self.output_flag[2:]))
         checks.writable_folder(self.output_flag, self.options_dir(opt))
         models.find_model_using_name(opt.model).check_options(opt)
         data.find_dataset_using_name(opt.dataset_mode).check_options(opt)
