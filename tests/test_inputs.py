@@ -132,7 +132,7 @@ def test_a_vgg_path_for_a_content_loss_that_is_off_is_said_to_be_unused(tmp_path
 def test_an_output_folder_that_is_a_file_or_unwritable_is_one_line(main, flag, tiny_data, tmp_path, capsys):
     (tmp_path / 'file').write_text('')
     argv = ['--dataroot', tiny_data, *TINY, '--checkpoints_dir', str(tmp_path), '--name', 'run']
-    line = one_error_line(main, [*argv, flag, str(tmp_path / 'file' / 'sub')], capsys)  # was a traceback
+    line = one_error_line(main, [*argv, flag, str(tmp_path / 'file' / 'sub')], capsys)
     assert line == f'error: {flag} {tmp_path}/file/sub: {tmp_path}/file is a file, not a folder; give a folder'
     if os.geteuid() != 0:  # root writes anywhere
         os.makedirs(tmp_path / 'locked')
