@@ -163,9 +163,10 @@ class BaseOptions:
         if opt.resize_or_crop in ('resize_and_crop', 'scale_width_and_crop') and opt.fineSize > opt.loadSize:
             raise UserError(f'--fineSize {opt.fineSize} is larger than --loadSize {opt.loadSize}: crops are cut '
                             f'from images scaled to loadSize, so make fineSize <= loadSize')
-        for flag in ('--dataroot', '--checkpoints_dir'):
+        for flag, what in (('--dataroot', 'a folder'), ('--checkpoints_dir', 'a folder'),
+                           ('--which_epoch', 'latest or an epoch number')):
             if not getattr(opt, flag[2:]).strip():
-                raise UserError(f'{flag} is empty: give a folder')
+                raise UserError(f'{flag} is empty: give {what}')
         checks.writable_folder(self.output_flag, getattr(opt, self.output_flag[2:]))
         checks.writable_folder(self.output_flag, self.options_dir(opt))
         models.find_model_using_name(opt.model).check_options(opt)

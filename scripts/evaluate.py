@@ -176,7 +176,7 @@ class Evaluation:
         self.pred = FrameSource(pred, pred_suffix)
         self.gt = FrameSource(gt) if gt is not None else None
         self.inputs = FrameSource(inputs) if inputs is not None else None
-        self.motions = {stem(p): p for p in find_files(motion, '.npz')} if motion is not None else None
+        self.motions = {stem(p): p for p in motion_files(motion)} if motion is not None else None
 
     def clip_totals(self, clip):
         out = self.pred.clip(clip)
@@ -213,10 +213,11 @@ class Evaluation:
                 'overall': overall.scores(self.classes)}
 
 
-def find_files(folder, extension):
+def motion_files(folder):
+    """The <clip>.npz files under folder (--motion)."""
     if not os.path.isdir(folder):
-        raise UserError(f'{folder} is not a folder')
-    return [os.path.join(root, n) for root, _, names in os.walk(folder) for n in names if n.endswith(extension)]
+        raise UserError(f'--motion {folder} is not a folder: give the folder of <clip>.npz files')
+    return [os.path.join(root, n) for root, _, names in os.walk(folder) for n in names if n.endswith('.npz')]
 
 
 def check_size(frames, size, pred, clip):
@@ -270,6 +271,10 @@ def main(argv=None):
         checks.writable_folder('--json', folder)
         if os.path.isdir(args.json):
             raise UserError(f'--json {args.json} is a folder: give the path of a file to write')
+    for flag in ('--pred', '--gt', '--input', '--motion'):  # before a message about what they hold
+        path = getattr(args, flag[2:])
+        if path is not None and not os.path.exists(path):
+            raise UserError(f'{flag} {path!r} does not exist')
     if args.palette:
         checks.readable_file('--palette', args.palette)
     report = evaluate(args.pred, args.gt, args.palette, args.input, args.motion, args.pred_suffix)

@@ -83,6 +83,9 @@ BAD_TRAIN_FLAGS = [
     (['--niter', '0', '--niter_decay', '0'], 'nothing to train'),
     (['--display_id', '1', '--display_port', '70000'], '--display_port 70000: give a whole number in [1, 65535]'),
     (['--epoch_count', '0'], '--epoch_count 0: give a whole number of at least 1'),
+    (['--loadSize', '100000', '--fineSize', '100000'], '--loadSize 100000: give a whole number in [1, 8192]'),
+    (['--dataroot', ''], '--dataroot is empty: give a folder'),  # was "trainA is not a folder"
+    (['--which_epoch', ''], '--which_epoch is empty: give latest or an epoch number'),
     # the unsup model's own flags: inf crashed the first step with a segfault, nan was blamed on --lr
     (['--model', 'unsup_recycle_gan', '--motion_level', 'inf'], '--motion_level inf: give a finite number of at least 0'),
     (['--model', 'unsup_recycle_gan', '--noise_level', 'nan'], '--noise_level nan'),
@@ -145,6 +148,9 @@ SCRIPT_ERRORS = [
     ('train.py', ['--dataroot', 'x', '--bogus'], 'unrecognized arguments: --bogus'),
     ('test.py', ['--dataroot', 'x', '--video'], 'argument --video: expected one argument'),
     ('scripts/evaluate.py', [], 'the following arguments are required: --pred'),
+    ('scripts/evaluate.py', ['--pred', '', '--input', ''], "--pred '' does not exist"),  # was blamed on --dataroot
+    ('scripts/evaluate.py', ['--pred', 'docs/images', '--input', 'docs/images', '--motion', 'README.md'],
+     '--motion README.md is not a folder'),
     ('scripts/compare.py', ['--niter', 'x'], "argument --niter: invalid int value: 'x'"),
     ('scripts/compare.py', ['--ngf', '0'], '--ngf 0: give a whole number of at least 1'),
     ('scripts/make_benchmark.py', ['--size', '8'], '--size 8: give a whole number in [32, 4096]'),
