@@ -83,7 +83,8 @@ class BaseOptions:
         return parser
 
     def gather_options(self, argv):
-        parser = Parser('train.py' if self.is_train else 'test.py', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        parser = Parser('train.py' if self.is_train else 'test.py',
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         parser = self.initialize(parser)
         # the model, then the dataset, declare their own flags and defaults
         opt, _ = parser.parse_known_args(argv)

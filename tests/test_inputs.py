@@ -87,7 +87,8 @@ BAD_TRAIN_FLAGS = [
     (['--dataroot', ''], '--dataroot is empty: give a folder'),  # was "trainA is not a folder"
     (['--which_epoch', ''], '--which_epoch is empty: give latest or an epoch number'),
     # the unsup model's own flags: inf crashed the first step with a segfault, nan was blamed on --lr
-    (['--model', 'unsup_recycle_gan', '--motion_level', 'inf'], '--motion_level inf: give a finite number of at least 0'),
+    (['--model', 'unsup_recycle_gan', '--motion_level', 'inf'],
+     '--motion_level inf: give a finite number of at least 0'),
     (['--model', 'unsup_recycle_gan', '--noise_level', 'nan'], '--noise_level nan'),
     (['--model', 'unsup_recycle_gan', '--shift_level', '1e9'], '--shift_level 1000000000.0: give a finite number in '
                                                                '[0, 1000000]'),
@@ -168,7 +169,8 @@ SCRIPT_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize('script, args, message', SCRIPT_ERRORS, ids=[f'{s} {" ".join(a)}' for s, a, _ in SCRIPT_ERRORS])
+@pytest.mark.parametrize('script, args, message', SCRIPT_ERRORS,
+                         ids=[f'{s} {" ".join(a)}' for s, a, _ in SCRIPT_ERRORS])
 def test_every_entry_point_says_a_bad_flag_in_one_line(script, args, message, tmp_path, capsys, monkeypatch):
     """Not argparse's usage block: one line naming the flag and pointing to --help, before any work."""
     monkeypatch.chdir(ROOT)

@@ -215,7 +215,8 @@ def test_a_save_killed_before_or_after_its_files_leaves_a_complete_set(kill_at, 
 def continue_train(checkpoints, tiny_data, *args):
     """train.main --continue_train on the finished run, for up to 3 epochs of 2 examples."""
     return ['--dataroot', tiny_data, '--checkpoints_dir', str(checkpoints), '--name', 'run', *FLAGS,
-            '--max_dataset_size', '2', '--print_freq', '1', '--niter', '1', '--niter_decay', '2', '--continue_train', *args]
+            '--max_dataset_size', '2', '--print_freq', '1', '--niter', '1', '--niter_decay', '2', '--continue_train',
+            *args]
 
 
 def test_without_the_state_file_a_resume_goes_on_after_the_newest_saved_epoch(run, tiny_data, capsys):
