@@ -122,7 +122,7 @@ class BaseModel:
         if self.isTrain:
             self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
         # going on from the state file, its networks are loaded instead (checkpoint.resume)
-        if not self.isTrain or opt.continue_train and not checkpoint.resumes_from_state(opt, self.save_dir):
+        if not self.isTrain or (opt.continue_train and not checkpoint.resumes_from_state(opt, self.save_dir)):
             self.load_networks(opt.which_epoch)
         for name in self.model_names:  # every process starts from the same weights
             distributed.broadcast_from_main(self.network(name))

@@ -233,9 +233,8 @@ def resume(opt, model, sampler, visualizer, dataset_size):
     state = load(path)
     check_dataset(state, dataset_size, path)
     model.load_training_state(state, path)
-    # the saved run's first epoch: the schedule counts from it (an epoch steps every scheduler once)
-    opt.epoch_count = state['progress']['epoch'] - state['schedulers'][0]['last_epoch'] if state['schedulers'] \
-        else opt.epoch_count
+    if state['schedulers']:  # the saved run's first epoch, which its schedule counts from (one step an epoch)
+        opt.epoch_count = state['progress']['epoch'] - state['schedulers'][0]['last_epoch']
     model.follow_lr_flags(state.get('lr'))
     sampler.seed = state['data_seed']
     set_rng_states(state['rng'])
