@@ -128,9 +128,11 @@ def test_a_finished_run_has_nothing_to_do_and_changes_nothing(run, tiny_data):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--ngf', '16'], 'latest_net_G_A.pth is from another architecture'),
+    # the networks come from the state file (the weight files are not read when it is there)
+    (['--ngf', '16'], 'latest_train_state.pth (G_A) is from another architecture'),
     (['--model', 'recycle_gan', '--dataset_mode', 'unaligned_triplet', '--which_model_netP', 'unet_32'],
-     'latest_net_P_A.pth does not exist'),
+     "latest_train_state.pth is of another model or optimizer layout (nets ['D_A', 'D_B', 'G_A', 'G_B'], this "
+     "model ['D_A', 'D_B', 'G_A', 'G_B', 'P_A', 'P_B']"),
     (['--lr_policy', 'step'], "latest_train_state.pth is of another model or optimizer layout (schedulers not "
                               "['StepLR', 'StepLR', 'StepLR'] (--lr_policy step))"),
 ])
