@@ -19,6 +19,7 @@ holds the inputs' identity (paths, sizes, modification times), the flags that sh
 train.py command line and whether training finished; other inputs or flags under the same --name stop with
 one line, and --restart trains afresh.
 """
+import os
 import signal
 import sys
 import time
@@ -33,13 +34,14 @@ def interrupted(signum=None, frame=None):
 
 if __name__ == '__main__':
     signal.signal(signal.SIGINT, interrupted)  # Ctrl-C while importing torch: nothing to save yet, no traceback
+    # OpenMP's threads spin while they wait for work: with another job on the same cores, a spinning thread
+    # holds a core the other one needs, and a step took 20 times longer here (docs/retarget.md); set before torch
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -56,7 +58,7 @@ from models import create_model  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from util import budget, checkpoint, checks  # noqa: E402
 from util.budget import Plan, Timing  # noqa: E402
-from util.errors import UserError, run_cli  # noqa: E402
+from util.errors import Parser, UserError, run_cli  # noqa: E402
 from util.html import HTML  # noqa: E402
 from util.progress import JobBar  # noqa: E402
 from util.util import atomic_write  # noqa: E402
@@ -83,14 +85,9 @@ DISPLAY_FLAGS = {'--display_id', '--display_port', '--display_server', '--displa
 
 
 # -- the command line ------------------------------------------------------------------------------------------
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit status 2, as every other bad input
-        raise UserError(f'{message} (python retarget.py --help)')
-
-
 def parse(argv):
     """retarget.py's own arguments, checked, and the flags it passes on to train.py."""
-    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__file__, description=__doc__)
     add = parser.add_argument
     add('a', help='the video to retarget: a video file, a folder of frames, or a folder of clips')
     add('b', help='the video whose style it takes: the same kinds')
@@ -148,13 +145,10 @@ def check_passthrough(argv):
         if flag in OWN_FLAGS:
             raise UserError(f'{flag} is set by retarget.py from {OWN_FLAGS[flag]}; leave it out')
     options = TrainOptions()
-    with contextlib.redirect_stderr(io.StringIO()) as said:
-        try:
-            opt = options.gather_options(['--dataroot', '.', '--dataset_mode', 'video', *argv])
-        except SystemExit:  # argparse's usage and error lines: keep the error
-            error = (said.getvalue().strip().splitlines() or ['?'])[-1].split('error: ', 1)[-1]
-            raise UserError(f'{error} (flags other than retarget.py\'s go to train.py: see python train.py '
-                            f'--help)') from None
+    try:
+        opt = options.gather_options(['--dataroot', '.', '--dataset_mode', 'video', *argv])
+    except UserError as err:
+        raise UserError(f'{err} (flags other than retarget.py\'s go to train.py)') from None
     options.check(opt)
     return opt
 

@@ -22,6 +22,11 @@ class BaseDataset(torch.utils.data.Dataset):
     def modify_commandline_options(parser, is_train):
         return parser
 
+    @staticmethod
+    def check_options(opt):
+        """A UserError for a bad value of the dataset's own flags (options' check() calls it, before anything
+        is read or written)."""
+
     def __init__(self, opt):
         self.opt = opt
 

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from util import checks
 from util.errors import UserError
 from util.util import atomic_write
 from util.video import VIDEO_EXTENSIONS, is_video_file, natural_key, read_video, video_info
@@ -238,6 +239,10 @@ def transform_triplet(frames, opt, nc, rng):
     return [to_tensor(frame[:, ::-1] if flip else frame, nc) for frame in frames]
 
 
+def frame_cache(opt):
+    return opt.frame_cache or os.path.join(opt.checkpoints_dir, 'frame_cache')
+
+
 class VideoDataset(BaseDataset):
     """Example i: a triplet of A and one of B, each drawn uniformly from all triplets of its domain
     (with --serial_batches: A's triplet i and B's triplet i, modulo their numbers, in clip order).
@@ -256,13 +261,15 @@ class VideoDataset(BaseDataset):
             help='--dataset_mode video: examples per epoch (0: the number of triplets of the larger domain)')
         return parser
 
+    @staticmethod
+    def check_options(opt):
+        checks.number('--frame_stride', opt.frame_stride, 1)  # 1: consecutive frames
+        checks.number('--epoch_size', opt.epoch_size, 0)  # 0: the default
+        checks.writable_folder('--frame_cache', frame_cache(opt))
+
     def __init__(self, opt):
         super().__init__(opt)
-        if opt.frame_stride < 1:
-            raise UserError(f'--frame_stride {opt.frame_stride}: give 1 or more (1 = consecutive frames)')
-        if opt.epoch_size < 0:
-            raise UserError(f'--epoch_size {opt.epoch_size}: give a number of examples, or 0 for the default')
-        cache = opt.frame_cache or os.path.join(opt.checkpoints_dir, 'frame_cache')
+        cache = frame_cache(opt)
         try:
             os.makedirs(cache, exist_ok=True)
         except OSError as err:

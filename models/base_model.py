@@ -1,7 +1,6 @@
 """Bookkeeping shared by every model."""
 import functools
 import os
-import sys
 from collections import OrderedDict
 
 import torch
@@ -41,6 +40,11 @@ class BaseModel:
     def modify_commandline_options(parser, is_train):
         """Add the model's own flags, or change defaults of shared ones."""
         return parser
+
+    @staticmethod
+    def check_options(opt):
+        """A UserError for a bad value of the model's own flags (options' check() calls it, before anything
+        is built); every number flag is also checked to be finite there."""
 
     def __init__(self, opt):
         self.opt = opt
@@ -117,7 +121,8 @@ class BaseModel:
         """Create the schedulers; load networks for testing or --continue_train; print sizes."""
         if self.isTrain:
             self.schedulers = [networks.get_scheduler(optimizer, opt) for optimizer in self.optimizers]
-        if not self.isTrain or opt.continue_train:
+        # going on from the state file, its networks are loaded instead (checkpoint.resume)
+        if not self.isTrain or (opt.continue_train and not checkpoint.resumes_from_state(opt, self.save_dir)):
             self.load_networks(opt.which_epoch)
         for name in self.model_names:  # every process starts from the same weights
             distributed.broadcast_from_main(self.network(name))
@@ -266,14 +271,7 @@ class BaseModel:
         checkpoint.save_set(self.save_dir, epoch, states)
 
     def load_networks(self, epoch):
-        try:
-            checkpoint.check_set(self.save_dir, epoch, self.model_names)
-        except UserError as err:
-            resuming = self.isTrain and self.opt.continue_train and epoch == 'latest'
-            if not (resuming and os.path.exists(os.path.join(self.save_dir, checkpoint.STATE_FILE))):
-                raise
-            print(f'warning: {err}; going on from {checkpoint.STATE_FILE}, which holds the networks too',
-                  file=sys.stderr)
+        checkpoint.check_set(self.save_dir, epoch, self.model_names)
         for name in self.model_names:
             path = os.path.join(self.save_dir, f'{epoch}_net_{name}.pth')
             load_state_dict_file(self.network(name), path)

@@ -3,13 +3,17 @@ Video-to-video Translation Through Pseudo-Supervision From Synthetic Optical Flo
 predictor: frames are warped by a random synthetic optical flow (models/synthetic_flow.py), and the
 generators must commute with the warp. Loss names, flags and defaults are the reference code's
 (its model `unsup_single`, an alias here)."""
+import sys
+
 import torch.nn.functional as F
 
+from util import checks, distributed
 from util.errors import UserError
 from . import synthetic_flow, vgg
 from .cycle_gan_model import CycleGANModel
 from .recycle_gan_model import HALVES
 
+MAX_SHIFT = 10 ** 6  # pixels: far beyond any frame, and an integer torch.randint can draw
 SYNTHETIC = ('UnCyc_A', 'UnCyc_B', 'Unsup_A', 'Unsup_B')  # terms that draw a flow and noise, in the reference's order
 
 
@@ -53,21 +57,35 @@ class UnsupRecycleGANModel(CycleGANModel):
             help='weights of the content loss\'s encoder (vgg_normalised.pth of AdaIN); never downloaded')
         return parser
 
-    def __init__(self, opt):
-        super().__init__(opt)
-        self.loss_names = [f'{n}_{d}' for d in 'AB' for n in ('D',) + self.domain_losses]
-        self.synthetic = {}  # term -> (flow, noise) of the current step
-        if not self.isTrain:
+    @staticmethod
+    def check_options(opt):
+        if not opt.isTrain:
             return
+        for flag in [f'--lambda_{kind}{d}' for kind in ('unsup_cycle_', 'spa_unsup_', 'content_') for d in 'AB']:
+            checks.number(flag, getattr(opt, flag[2:]), 0)
+        checks.number('--noise_level', opt.noise_level, 0)
+        checks.number('--motion_level', opt.motion_level, 0)
+        checks.number('--shift_level', opt.shift_level, 0, MAX_SHIFT)
         if opt.scale_level != 0:
             raise UserError(f'--scale_level {opt.scale_level}: only 0 is supported (the reference code\'s default; its '
                             f'scale branch is unused there and fails above 600 px)')
-        content = [d for d in 'AB' if self.weight('Cont_' + d) > 0]
+        content = [d for d in 'AB' if getattr(opt, 'lambda_content_' + d) > 0]
         if content and (opt.input_nc, opt.output_nc) != (3, 3):
             raise UserError(f'--lambda_content_{content[0]} > 0 compares VGG features of colour images: it needs '
                             f'--input_nc 3 and --output_nc 3')
         if content:
-            self.encoder = self.place(vgg.load_encoder(opt.vgg_path, f'--lambda_content_{content[0]}'))
+            vgg.check_path(opt.vgg_path, f'--lambda_content_{content[0]}')
+        elif opt.vgg_path and distributed.is_main():  # an error would break ablations that turn the loss off
+            print(f'warning: --vgg_path {opt.vgg_path} is not used: the content loss is off (--lambda_content_A and '
+                  f'--lambda_content_B are 0)', file=sys.stderr)
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.loss_names = [f'{n}_{d}' for d in 'AB' for n in ('D',) + self.domain_losses]
+        self.synthetic = {}  # term -> (flow, noise) of the current step
+        content = [d for d in 'AB' if self.isTrain and self.weight('Cont_' + d) > 0]
+        if content:
+            self.encoder = self.place(vgg.load_encoder(opt.vgg_path))
 
     def weight(self, term):
         """The weight of a loss term, e.g. 'UnCyc_A' -> --lambda_unsup_cycle_A."""

@@ -2,11 +2,10 @@
 ICCV 2017), as the Unsupervised Recycle-GAN reference code builds it, so that the `vgg_normalised.pth` a
 user gives (--vgg_path) loads with its keys (`0.weight`, `0.bias`, `2.weight`, ...). Its weights are
 never downloaded and never trained."""
-import os
-
 import torch.nn.functional as F
 from torch import nn
 
+from util import checks
 from util.errors import UserError
 
 # VGG-19's 3x3 convolutions by output channels, M = 2x2 max pooling
@@ -26,14 +25,17 @@ def normalised_vgg19():
     return nn.Sequential(*layers)
 
 
-def load_encoder(path, flag):
-    """The encoder with the weights in `path`, frozen, in eval mode; `flag` names the option that needs it."""
-    from .base_model import load_state_dict_file  # base_model imports networks, which need not import this
+def check_path(path, flag):
+    """A UserError unless `path` (--vgg_path) is a readable file; `flag` names the option that needs it."""
     if not path:
         raise UserError(f'{flag} > 0 needs the VGG encoder\'s weights: pass --vgg_path vgg_normalised.pth (AdaIN\'s '
                         f'normalised VGG-19); nothing is downloaded')
-    if not os.path.isfile(path):
-        raise UserError(f'--vgg_path {path} does not exist: give the file of the normalised VGG-19 weights')
+    checks.readable_file('--vgg_path', path)
+
+
+def load_encoder(path):
+    """The encoder with the weights in `path` (checked by check_path), frozen, in eval mode."""
+    from .base_model import load_state_dict_file  # base_model imports networks, which need not import this
     encoder = normalised_vgg19()
     load_state_dict_file(encoder, path)
     encoder.requires_grad_(False)

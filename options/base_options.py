@@ -14,8 +14,11 @@ import torch
 import data
 import models
 from models import networks
-from util import distributed
-from util.errors import UserError
+from util import checks, distributed
+from util.errors import Parser, UserError
+
+
+MAX_SIZE = 8192  # pixels a side of a frame: one 8192 x 8192 RGB frame is 0.8 GB in float32
 
 
 class BaseOptions:
@@ -23,6 +26,7 @@ class BaseOptions:
     positive_flags = ()  # a subclass's flags that must be >= 1 (sizes, counts, frequencies) ...
     non_negative_flags = ()  # ... and >= 0
     write_at_parse = True  # write opt.txt in parse(); train.py writes it only once the run has loaded
+    output_flag = None  # the flag of the folder options_dir() is in
 
     def initialize(self, parser):
         add = parser.add_argument
@@ -79,7 +83,8 @@ class BaseOptions:
         return parser
 
     def gather_options(self, argv):
-        parser = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        parser = Parser('train.py' if self.is_train else 'test.py',
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         parser = self.initialize(parser)
         # the model, then the dataset, declare their own flags and defaults
         opt, _ = parser.parse_known_args(argv)
@@ -98,9 +103,11 @@ class BaseOptions:
         if opt.display_env is None:
             opt.display_env = opt.name
         self.check(opt)
+        self.check_numbers(opt)
         if distributed.is_main():  # under torchrun, the first process speaks for all
             print(self.describe(opt))
-            self.write(opt) if self.write_at_parse else self.writable_folder(opt)
+            if self.write_at_parse:
+                self.write(opt)
         return opt
 
     @staticmethod
@@ -135,18 +142,21 @@ class BaseOptions:
                                      ('--init_type', opt.init_type, networks.INIT_TYPES),
                                      ('--lr_policy', getattr(opt, 'lr_policy', 'lambda'), networks.LR_POLICIES)):
             networks.check_choice(flag, value, choices)
-        for flag in ('--batchSize', '--loadSize', '--fineSize', '--ngf', '--npf', '--ndf', '--n_layers_D',
-                     '--display_winsize', '--max_dataset_size', *self.positive_flags):
-            at_least(opt, flag, 1)
+        for flag in ('--loadSize', '--fineSize', '--display_winsize'):  # larger frames would not fit in memory
+            checks.number(flag, getattr(opt, flag[2:]), 1, MAX_SIZE)
+        for flag in ('--batchSize', '--ngf', '--npf', '--ndf', '--n_layers_D', '--max_dataset_size',
+                     *self.positive_flags):
+            if getattr(opt, flag[2:]) != math.inf:  # a limit left at its default: none
+                checks.number(flag, getattr(opt, flag[2:]), 1)
         for flag in ('--nThreads', *self.non_negative_flags):
-            at_least(opt, flag, 0)
+            checks.number(flag, getattr(opt, flag[2:]), 0)
         for flag in ('--input_nc', '--output_nc'):
             if getattr(opt, flag[2:]) not in (1, 3):
                 raise UserError(f'{flag} {getattr(opt, flag[2:])}: images have 1 (grayscale) or 3 (RGB) channels')
-        if opt.seed is not None and not 0 <= opt.seed < 2 ** 32:
-            raise UserError(f'--seed {opt.seed}: give a number from 0 to {2 ** 32 - 1}')
-        if opt.display_id > 0 and not 0 < opt.display_port < 2 ** 16:
-            raise UserError(f'--display_port {opt.display_port}: a port is a number from 1 to 65535')
+        if opt.seed is not None:
+            checks.number('--seed', opt.seed, 0, 2 ** 32 - 1)
+        if opt.display_id > 0:
+            checks.number('--display_port', opt.display_port, 1, 2 ** 16 - 1)
         parts = opt.name.replace('\\', '/').split('/')
         if not opt.name.strip() or os.path.isabs(opt.name) or any(part in ('', '.', '..') for part in parts):
             raise UserError(f'--name {opt.name!r}: give a plain name such as my_run (it names a folder under '
@@ -154,6 +164,22 @@ class BaseOptions:
         if opt.resize_or_crop in ('resize_and_crop', 'scale_width_and_crop') and opt.fineSize > opt.loadSize:
             raise UserError(f'--fineSize {opt.fineSize} is larger than --loadSize {opt.loadSize}: crops are cut '
                             f'from images scaled to loadSize, so make fineSize <= loadSize')
+        for flag, what in (('--dataroot', 'a folder'), ('--checkpoints_dir', 'a folder'),
+                           ('--which_epoch', 'latest or an epoch number')):
+            if not getattr(opt, flag[2:]).strip():
+                raise UserError(f'{flag} is empty: give {what}')
+        checks.writable_folder(self.output_flag, getattr(opt, self.output_flag[2:]))
+        checks.writable_folder(self.output_flag, self.options_dir(opt))
+        models.find_model_using_name(opt.model).check_options(opt)
+        data.find_dataset_using_name(opt.dataset_mode).check_options(opt)
+
+    def check_numbers(self, opt):
+        """Every number flag, the model's and the dataset's too, is finite (a limit left at its default of infinity
+        aside): after check(), which gives the ranges, so that no flag it does not cover lets a nan or inf through."""
+        for action in self.parser._actions:
+            value = getattr(opt, action.dest, None)
+            if action.type in (int, float) and value is not None and not value == action.default == math.inf:
+                checks.number(action.option_strings[0], value)
 
     def describe(self, opt):
         """The options as opt.txt holds them, one per line, marking values that differ from the default."""
@@ -166,24 +192,14 @@ class BaseOptions:
         return '\n'.join(lines)
 
     def write(self, opt):
-        """Write <options_dir>/opt.txt."""
-        folder = self.writable_folder(opt)
+        """Write <options_dir>/opt.txt, creating the folder."""
+        folder = self.options_dir(opt)
         try:
+            os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, 'opt.txt'), 'w') as f:
                 f.write(self.describe(opt) + '\n')
         except OSError as err:
             raise cannot_write(folder, err) from None
-
-    def writable_folder(self, opt):
-        """options_dir(opt), created if needed; a UserError if it cannot be written to."""
-        folder = self.options_dir(opt)
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as err:
-            raise cannot_write(folder, err) from None
-        if not os.access(folder, os.W_OK):
-            raise cannot_write(folder, PermissionError(13, 'Permission denied'))
-        return folder
 
     def options_dir(self, opt):
         raise NotImplementedError
@@ -194,15 +210,3 @@ def cannot_write(folder, err):
                      f'(--checkpoints_dir, --results_dir)')
 
 
-def at_least(opt, flag, low):
-    """A UserError unless the value of flag (a number; inf counts as large) is >= low."""
-    value = getattr(opt, flag[2:])
-    if not value >= low:  # also catches nan
-        raise UserError(f'{flag} {value}: give {"a whole number of 1 or more" if low == 1 else "0 or more"}')
-
-
-def finite_in(opt, flag, low, high, what):
-    """A UserError unless low <= value of flag < high (nan and inf are refused); `what` says the range."""
-    value = getattr(opt, flag[2:])
-    if not (math.isfinite(value) and low <= value < high):
-        raise UserError(f'{flag} {value}: give {what}')

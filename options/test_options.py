@@ -1,14 +1,16 @@
 """Flags of test.py."""
-import argparse
 import os
 import sys
 
-from .base_options import BaseOptions, finite_in
+from util import checks
+from util.errors import Parser
+from .base_options import BaseOptions
 
 
 class TestOptions(BaseOptions):
     is_train = False
     positive_flags = ('--how_many', '--ntest')
+    output_flag = '--results_dir'
 
     def initialize(self, parser):
         parser = super().initialize(parser)
@@ -32,7 +34,7 @@ class TestOptions(BaseOptions):
 
     def gather_options(self, argv):
         argv = list(sys.argv[1:] if argv is None else argv)
-        given = argparse.ArgumentParser(add_help=False)
+        given = Parser('test.py', add_help=False)
         given.add_argument('--video')
         given.add_argument('--dataroot')
         given, _ = given.parse_known_args(argv)
@@ -42,8 +44,8 @@ class TestOptions(BaseOptions):
 
     def check(self, opt):
         super().check(opt)
-        finite_in(opt, '--aspect_ratio', 1e-3, 1e3, 'a width/height ratio above 0, e.g. 1.0 or 1.78')
-        finite_in(opt, '--fps', 1e-3, 1e4, 'a frame rate above 0, e.g. 30')
+        checks.number('--aspect_ratio', opt.aspect_ratio, 1e-3, 1e3)  # width / height
+        checks.number('--fps', opt.fps, 1e-3, 1e4)
 
     def options_dir(self, opt):
         # not the checkpoint folder: that opt.txt records how the networks were trained

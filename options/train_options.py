@@ -1,18 +1,18 @@
 """Flags of train.py."""
-import math
 import os
 
-from util import trackers
+from util import checkpoint, checks, trackers
 from util.errors import UserError
-from .base_options import BaseOptions, finite_in
+from .base_options import BaseOptions
 
 
 class TrainOptions(BaseOptions):
     is_train = True
     positive_flags = ('--display_freq', '--update_html_freq', '--print_freq', '--save_latest_freq',
-                      '--save_epoch_freq', '--epoch_count', '--lr_decay_iters')
+                      '--save_epoch_freq', '--lr_decay_iters')
     non_negative_flags = ('--niter', '--niter_decay', '--pool_size', '--display_single_pane_ncols')
     write_at_parse = False  # train.py writes opt.txt once the model (and a resumed state) has loaded
+    output_flag = '--checkpoints_dir'
 
     def initialize(self, parser):
         parser = super().initialize(parser)
@@ -25,7 +25,8 @@ class TrainOptions(BaseOptions):
         add('--save_latest_freq', type=int, default=2000, help='save latest_net_*.pth every this many iterations')
         add('--save_epoch_freq', type=int, default=1, help='save <epoch>_net_*.pth every this many epochs')
         add('--continue_train', action='store_true', help='continue training: load the --which_epoch networks')
-        add('--epoch_count', type=int, default=1, help='the first epoch\'s number (to continue a run)')
+        add('--epoch_count', type=int, default=None,
+            help='the first epoch\'s number: 1, or with --continue_train the epoch after the saved one')
         add('--niter', '--n_epochs', dest='niter', type=int, default=100, help='epochs at the starting learning rate')
         add('--niter_decay', '--n_epochs_decay', dest='niter_decay', type=int, default=100,
             help='epochs to decay the learning rate linearly to zero')
@@ -55,13 +56,16 @@ class TrainOptions(BaseOptions):
 
     def check(self, opt):
         super().check(opt)
-        finite_in(opt, '--lr', 1e-30, math.inf, 'a finite learning rate above 0 (the authors: 0.0002)')
-        finite_in(opt, '--beta1', 0, 1, 'a number in [0, 1) (the authors: 0.5)')
+        checks.number('--lr', opt.lr, 0, low_open=True)
+        checks.number('--beta1', opt.beta1, 0, 1, high_open=True)
         for flag in ('--lambda_A', '--lambda_B', '--identity'):
-            finite_in(opt, flag, 0, math.inf, 'a finite weight of 0 or more')
+            checks.number(flag, getattr(opt, flag[2:]), 0)
         if opt.identity > 0 and opt.input_nc != opt.output_nc:
             raise UserError(f'--identity {opt.identity} compares G_A(b) with b, which needs --input_nc {opt.input_nc} '
                             f'== --output_nc {opt.output_nc}: pass --identity 0')
+        if opt.epoch_count is not None:
+            checks.number('--epoch_count', opt.epoch_count, 1)
+        opt.epoch_count = checkpoint.start_epoch(opt, self.options_dir(opt))
         check_epochs_left(opt, opt.epoch_count)
         trackers.check_installed(opt)
 

@@ -8,7 +8,6 @@ The data are the demo clips (scripts/make_demo_data.py) written as size x size H
 uses the demo's networks at 64 px (resnet_6blocks G, unet_64 P, ngf/ndf 16, batch 1, CPU). On a
 machine that other jobs keep busy, --torch_threads 1 keeps torch's threads from waiting on each other.
 """
-import argparse
 import contextlib
 import io
 import itertools
@@ -26,6 +25,8 @@ from data.video_dataset import find_clips  # noqa: E402
 from models import create_model  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from scripts.make_demo_data import write_dataset  # noqa: E402
+from util import checks  # noqa: E402
+from util.errors import Parser, run_cli  # noqa: E402
 from util.video import read_video  # noqa: E402
 
 NETWORKS = ['--model', 'recycle_gan', '--which_model_netG', 'resnet_6blocks', '--which_model_netP', 'unet_64',
@@ -80,15 +81,19 @@ def training_step_s(opt, steps, warmup=3):
     return total / steps, wait / total
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+    parser = Parser(__file__, description=__doc__)
     parser.add_argument('--size', type=int, default=256, help='side of the source videos in pixels')
     parser.add_argument('--clips', type=int, default=4, help='training clips per domain')
     parser.add_argument('--frames', type=int, default=90, help='frames per clip')
     parser.add_argument('--examples', type=int, default=300, help='examples read per loader measurement')
     parser.add_argument('--steps', type=int, default=30, help='training steps timed')
     parser.add_argument('--torch_threads', type=int, default=0, help='torch.set_num_threads (0: torch\'s default)')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    for flag in ('--size', '--clips', '--examples', '--steps'):
+        checks.number(flag, getattr(args, flag[2:]), 1)
+    checks.number('--frames', args.frames, 3)
+    checks.number('--torch_threads', args.torch_threads, 0)
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     random.seed(0)
@@ -120,4 +125,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

@@ -11,7 +11,6 @@ bookkeeping on the same networks); --against_authors times both, alternating, ea
 process (peak memory is per process), and prints the ratios. With --json the last line printed is
 one JSON object.
 """
-import argparse
 import contextlib
 import io
 import json
@@ -31,13 +30,14 @@ from models import create_model  # noqa: E402
 from options.train_options import TrainOptions  # noqa: E402
 from scripts.authors_step import AuthorsStep  # noqa: E402
 from util import distributed  # noqa: E402
-from util.errors import UserError, run_cli  # noqa: E402
+from util import checks  # noqa: E402
+from util.errors import Parser, UserError, run_cli  # noqa: E402
 
 AUTHORS_STEPS = {'CycleGANModel': 'cycle_gan', 'RecycleGANModel': 'recycle_gan', 'ReCycleGANModel': 'reCycle_gan'}
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__file__, description=__doc__)
     parser.add_argument('--steps', type=int, default=10, help='timed steps')
     parser.add_argument('--warmup', type=int, default=2, help='untimed steps first')
     parser.add_argument('--authors', action='store_true', help="time the authors' step instead")
@@ -45,6 +45,8 @@ def parse(argv):
     parser.add_argument('--repeats', type=int, default=3, help='with --against_authors: runs of each')
     parser.add_argument('--json', action='store_true', help='end with one line of JSON')
     bench, rest = parser.parse_known_args(argv)
+    for flag, low in (('--steps', 1), ('--warmup', 0), ('--repeats', 1)):
+        checks.number(flag, getattr(bench, flag[2:]), low)
     return bench, rest, train_options(rest)
 
 

@@ -9,7 +9,6 @@ ONEDNN_MAX_CPU_ISA caps oneDNN's convolutions (AVX2, AVX512_CORE), and OMP_NUM_T
 are split; each gives other float32 summation orders on one machine. A margin is value / limit of one
 comparison (tests/numerics.py records them): under 1 passes; the table shows the largest per quantity.
 """
-import argparse
 import itertools
 import json
 import os
@@ -18,6 +17,9 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from util.errors import Parser, run_cli  # noqa: E402
+
 TESTS = ['tests/test_golden.py', 'tests/test_faithful.py', 'tests/test_unsup.py', 'tests/test_networks.py']
 VARIABLES = {'ATEN_CPU_CAPABILITY': ['default', 'avx2', 'avx512'], 'ONEDNN_MAX_CPU_ISA': ['AVX2', 'AVX512_CORE'],
              'OMP_NUM_THREADS': ['1', '2']}
@@ -50,7 +52,7 @@ def worst(margins):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__file__, description=__doc__)
     parser.add_argument('--all', action='store_true', help='every combination of the variables')
     args, pytest_args = parser.parse_known_args(argv)
     combos = list(itertools.product(*VARIABLES.values())) if args.all else COVERING
@@ -72,4 +74,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main))

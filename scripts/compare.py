@@ -19,7 +19,6 @@ settings, swap the identity weight (recycle_gan with 0.5, cycle_gan with 0), so 
 what the temporal losses do from what the identity loss does. CycleGAN and Unsupervised Recycle-GAN learn
 from the middle frame of every training strip, the Recycle-GAN models from the whole strip.
 """
-import argparse
 import json
 import os
 import statistics
@@ -33,8 +32,8 @@ import test  # noqa: E402
 import train  # noqa: E402
 from scripts.evaluate import SEGMENTATION, TEMPORAL, evaluate, markdown_table, number  # noqa: E402
 from scripts.make_benchmark import add_arguments, benchmark_params, write_benchmark  # noqa: E402
-from util import trackers  # noqa: E402
-from util.errors import UserError, run_cli  # noqa: E402
+from util import checks, trackers  # noqa: E402
+from util.errors import Parser, UserError, run_cli  # noqa: E402
 from util.util import atomic_write  # noqa: E402
 
 # run name -> (model, its flags beyond the budget, why the row is there when it is not a model as published)
@@ -185,8 +184,7 @@ def do_run(run, seed, args, iterations):
               'scores': score_both_ways(args, translate(run, seed, args))}
     write_json(run_path(args, run, seed), record)
     if args.use_wandb or args.tensorboard:
-        trackers.log_evaluation(argparse.Namespace(**vars(args), checkpoints_dir=os.path.join(args.out, 'checkpoints'),
-                                                   name=f'{run}_seed{seed}'), record['scores'])
+        trackers.log_evaluation(os.path.join(args.out, 'checkpoints', f'{run}_seed{seed}'), record['scores'])
     return record
 
 
@@ -362,7 +360,7 @@ def report(args, info):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__file__, description=__doc__)
     add = parser.add_argument
     add('--dataroot', default='datasets/benchmark', help='the benchmark (made here with the flags below if missing)')
     add('--out', default='results/compare', help='where checkpoints and translated frames go')
@@ -389,9 +387,20 @@ def main(argv=None):
     if unknown:
         raise UserError(f'--models {args.models}: {unknown[0]!r} is not one of {", ".join(RUNS)}')
     try:
-        seeds = [int(s) for s in args.seeds.split(',')]
+        seeds = [checks.number('--seeds', int(s), 0, 2 ** 32 - 1) for s in args.seeds.split(',')]
     except ValueError:
         raise UserError(f'--seeds {args.seeds}: give comma-separated integers, e.g. 0,1,2') from None
+    benchmark_params(args)
+    for flag in ('--niter', '--niter_decay'):
+        checks.number(flag, getattr(args, flag[2:]), 0)
+    if args.niter + args.niter_decay == 0:
+        raise UserError('--niter 0 --niter_decay 0: nothing to train; give either 1 or more')
+    for flag in ('--ngf', '--ndf', '--torch_threads'):
+        checks.number(flag, getattr(args, flag[2:]), 1)
+    for flag in ('--out', '--runs_dir'):
+        checks.writable_folder(flag, getattr(args, flag[2:]))
+    for flag in ('--table', '--chart'):
+        checks.writable_folder(flag, os.path.dirname(os.path.abspath(getattr(args, flag[2:]))))
     threads = torch.get_num_threads()
     torch.set_num_threads(args.torch_threads)
     try:

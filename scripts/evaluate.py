@@ -18,7 +18,6 @@ the nearest palette colour. Temporal metrics, in 8-bit grey levels:
   warp error    mean |output t+1 - output t moved by the true motion| over pixels visible in both
                 frames (needs --motion: <clip>.npz files as scripts/make_benchmark.py writes them)
 """
-import argparse
 import json
 import os
 import re
@@ -30,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data.base_dataset import load_image, make_dataset  # noqa: E402
-from util import metrics  # noqa: E402
-from util.errors import UserError, run_cli  # noqa: E402
+from util import checks, metrics  # noqa: E402
+from util.errors import Parser, UserError, run_cli  # noqa: E402
 from util.video import read_video, video_info  # noqa: E402
 
 FRAME_NAME = re.compile(r'^(.*?)[_-]?(\d+)$')  # <clip>_<frame number>
@@ -177,26 +176,31 @@ class Evaluation:
         self.pred = FrameSource(pred, pred_suffix)
         self.gt = FrameSource(gt) if gt is not None else None
         self.inputs = FrameSource(inputs) if inputs is not None else None
-        self.motions = {stem(p): p for p in find_files(motion, '.npz')} if motion is not None else None
+        self.motions = {stem(p): p for p in motion_files(motion)} if motion is not None else None
 
     def clip_totals(self, clip):
         out = self.pred.clip(clip)
         total = Totals(len(self.classes), frames=len(out))
         if self.gt is not None:
             labels = gt_labels(self.gt.clip(clip), self.colours, f'{self.gt.path} clip {clip.name}')
-            check_size(out, labels.shape[1:], self.pred_path, clip)
+            reference = labels.shape[1:]
+            check_size(out, reference, self.pred_path, clip)
             predicted = metrics.nearest_class(out, self.colours)[0]
             total.confusion = metrics.confusion_matrix(labels, predicted, len(self.classes))
         if len(out) < 2:
             return total
         if self.inputs is not None:
             before = self.inputs.clip(clip)
-            check_size(out, before.shape[1:3], self.pred_path, clip)
+            reference = before.shape[1:3]
+            check_size(out, reference, self.pred_path, clip)
             pairs = len(out) - 1
             total.change = [metrics.mean_frame_change(out) * pairs, metrics.mean_frame_change(before) * pairs, pairs]
         if self.motions is not None:
             flow, valid = load_motion(self.motions, clip, self.motion_path)
-            check_size(out, valid.shape[1:], self.pred_path, clip)
+            if valid.shape[1:] != tuple(reference):  # the motion file is at fault, not the translated frames
+                raise UserError(f'{self.motions[clip.name]}: motion of {valid.shape[2]}x{valid.shape[1]} pixels, but '
+                                f'clip {clip.name} of the reference is {reference[1]}x{reference[0]}; give the '
+                                f'motion of these clips')
             total.warp = [metrics.warping_error(out, flow, valid) * valid.sum(), int(valid.sum())]
         return total
 
@@ -209,10 +213,11 @@ class Evaluation:
                 'overall': overall.scores(self.classes)}
 
 
-def find_files(folder, extension):
+def motion_files(folder):
+    """The <clip>.npz files under folder (--motion)."""
     if not os.path.isdir(folder):
-        raise UserError(f'{folder} is not a folder')
-    return [os.path.join(root, n) for root, _, names in os.walk(folder) for n in names if n.endswith(extension)]
+        raise UserError(f'--motion {folder} is not a folder: give the folder of <clip>.npz files')
+    return [os.path.join(root, n) for root, _, names in os.walk(folder) for n in names if n.endswith('.npz')]
 
 
 def check_size(frames, size, pred, clip):
@@ -248,7 +253,7 @@ def summary_tables(report):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__file__, description=__doc__)
     add = parser.add_argument
     add('--pred', required=True, help='translated frames: a folder (test.py\'s images/) or a video')
     add('--pred_suffix', default='', help='name of a translated frame = reference name + this (test.py: _fake_B)')
@@ -259,8 +264,19 @@ def main(argv=None):
     add('--json', help='also write every number to this JSON file')
     add('--debug', action='store_true', help='show tracebacks instead of one-line errors')
     args = parser.parse_args(argv)
-    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):  # before the long part
-        raise UserError(f'--json {args.json}: its folder does not exist; create it or give another path')
+    if args.json:  # before the long part
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder):
+            raise UserError(f'--json {args.json}: its folder does not exist; create it or give another path')
+        checks.writable_folder('--json', folder)
+        if os.path.isdir(args.json):
+            raise UserError(f'--json {args.json} is a folder: give the path of a file to write')
+    for flag in ('--pred', '--gt', '--input', '--motion'):  # before a message about what they hold
+        path = getattr(args, flag[2:])
+        if path is not None and not os.path.exists(path):
+            raise UserError(f'{flag} {path!r} does not exist')
+    if args.palette:
+        checks.readable_file('--palette', args.palette)
     report = evaluate(args.pred, args.gt, args.palette, args.input, args.motion, args.pred_suffix)
     print(summary_tables(report))
     if args.json:

@@ -12,7 +12,6 @@ the --compile rows (their compiling takes minutes); a row that fails is reported
 runs; once --budget_s is spent the remaining rows are skipped and say so. Both files are rewritten
 after every row, so a run stopped from outside keeps what it measured.
 """
-import argparse
 import collections
 import contextlib
 import functools
@@ -43,7 +42,8 @@ sys.path.insert(0, ROOT)
 from models import create_model  # noqa: E402
 from models.base_model import compile_available  # noqa: E402
 from scripts.benchmark import make_step, peak_memory_mb, random_batch, time_steps, train_options  # noqa: E402
-from util.errors import run_cli  # noqa: E402
+from util import checks  # noqa: E402
+from util.errors import Parser, UserError, run_cli  # noqa: E402
 
 AUTHORS_COMMAND = ['--model', 'recycle_gan', '--which_model_netG', 'resnet_6blocks', '--no_dropout', '--identity', '0',
                    '--pool_size', '0', '--batchSize', '1']
@@ -72,7 +72,7 @@ class Skip(Exception):
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__file__, description=__doc__)
     parser.add_argument('--out', default='results/gpu_check', help='folder for gpu_check.md and gpu_check.json')
     parser.add_argument('--sizes', default='256,128', help='image sizes (px), comma-separated')
     parser.add_argument('--steps', type=int, default=10, help='timed steps in each repeat')
@@ -81,7 +81,14 @@ def parse(argv):
     parser.add_argument('--budget_s', type=float, default=420, help='seconds after which the remaining rows skip')
     parser.add_argument('--no_compile', action='store_true', help='skip the --compile rows (minutes on a CPU)')
     args, rest = parser.parse_known_args(argv)
-    args.sizes = [int(s) for s in args.sizes.split(',')]
+    try:
+        args.sizes = [checks.number('--sizes', int(s), 32, 4096) for s in args.sizes.split(',')]
+    except ValueError:
+        raise UserError(f'--sizes {args.sizes}: give comma-separated sizes in pixels, e.g. 256,128') from None
+    for flag, low in (('--steps', 1), ('--warmup', 0), ('--repeats', 1)):
+        checks.number(flag, getattr(args, flag[2:]), low)
+    checks.number('--budget_s', args.budget_s, 0, low_open=True)
+    checks.writable_folder('--out', args.out)
     return args, rest
 
 

@@ -19,7 +19,6 @@ so the motion of every pixel is known exactly.
 
     python scripts/make_benchmark.py --out datasets/benchmark
 """
-import argparse
 import json
 import os
 import sys
@@ -29,7 +28,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from util.errors import UserError, run_cli  # noqa: E402
+from util import checks  # noqa: E402
+from util.errors import Parser, UserError, run_cli  # noqa: E402
 
 PALETTE = {'sky': (70, 130, 180), 'building': (70, 70, 70), 'road': (128, 64, 128),
            'car': (0, 0, 142), 'person': (220, 20, 60), 'ball': (250, 170, 30)}
@@ -278,10 +278,6 @@ def write_benchmark(out, size=64, train_clips=5, test_clips=2, frames=12, test_f
     (seed, split, clip), so a clip does not depend on how many others there are."""
     if os.path.isdir(out) and os.listdir(out):
         raise UserError(f'{out} is not empty: give a new --out, or remove that folder first')
-    unknown = [s for s in styles if s not in STYLES]
-    if unknown or frames < 3 or test_frames < 2 or size < 32:
-        raise UserError(f'--styles are some of {", ".join(STYLES)} (not {unknown}); --frames >= 3, '
-                        f'--test_frames >= 2, --size >= 32')
     params = dict(size=size, train_clips=train_clips, test_clips=test_clips, frames=frames, test_frames=test_frames,
                   seed=seed, styles=list(styles))
     counts = dict.fromkeys(['trainA', 'trainB', 'testA', 'testB'], 0)
@@ -331,15 +327,27 @@ def add_arguments(parser):
 
 
 def benchmark_params(args):
+    """write_benchmark's parameters from the flags of add_arguments, once they are checked."""
+    unknown = [s for s in args.styles.split(',') if s not in STYLES]
+    if unknown:
+        raise UserError(f'--styles {args.styles}: {unknown[0]!r} is not one of {", ".join(STYLES)}')
+    checks.number('--size', args.size, 32, 4096)
+    checks.number('--train_clips', args.train_clips, 1)
+    checks.number('--test_clips', args.test_clips, 1)
+    checks.number('--frames', args.frames, 3)  # a training example is a triplet
+    checks.number('--test_frames', args.test_frames, 2)  # the temporal metrics compare frame pairs
+    checks.number('--data_seed', args.data_seed, 0)
     return dict(size=args.size, train_clips=args.train_clips, test_clips=args.test_clips, frames=args.frames,
                 test_frames=args.test_frames, seed=args.data_seed, styles=tuple(args.styles.split(',')))
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(__file__, description=__doc__)
     parser.add_argument('--out', default='datasets/benchmark', help='output folder (must be new or empty)')
     args = add_arguments(parser).parse_args(argv)
-    info = write_benchmark(args.out, **benchmark_params(args))
+    params = benchmark_params(args)
+    checks.writable_folder('--out', args.out)
+    info = write_benchmark(args.out, **params)
     print(f'wrote {args.out}: ' + ', '.join(f'{k} {v}' for k, v in info['counts'].items()))
 
 

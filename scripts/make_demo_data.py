@@ -14,7 +14,6 @@ and the same clips as H.264 videos at 10 frames/s (--dataset_mode video, test.py
 
     python scripts/make_demo_data.py --out datasets/demo
 """
-import argparse
 import json
 import os
 import sys
@@ -23,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from util import checks  # noqa: E402
+from util.errors import Parser, run_cli  # noqa: E402
 from util.video import write_video  # noqa: E402
 
 VIDEO_FPS = 10
@@ -138,8 +139,8 @@ def write_dataset(out, size=64, train_clips=8, test_clips=2, frames=20, seed=0, 
     return counts
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv=None):
+    parser = Parser(__file__, description=__doc__)
     parser.add_argument('--out', default='datasets/demo', help='output folder')
     parser.add_argument('--size', type=int, default=64, help='frame side in pixels')
     parser.add_argument('--train_clips', type=int, default=8, help='training clips per domain')
@@ -147,11 +148,17 @@ def main():
     parser.add_argument('--frames', type=int, default=20, help='frames per clip')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--no_videos', action='store_true', help='do not write the clips as mp4 videos')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    checks.writable_folder('--out', args.out)
+    checks.number('--size', args.size, 16, 4096)
+    checks.number('--train_clips', args.train_clips, 1)
+    checks.number('--test_clips', args.test_clips, 0)
+    checks.number('--frames', args.frames, 3)  # a training example is a triplet
+    checks.number('--seed', args.seed, 0)
     counts = write_dataset(args.out, args.size, args.train_clips, args.test_clips, args.frames, args.seed,
                            videos=not args.no_videos)
     print(f'wrote {args.out}: ' + ', '.join(f'{k} {v}' for k, v in counts.items()))
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main)

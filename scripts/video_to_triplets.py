@@ -16,16 +16,16 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from data.video_dataset import find_clips  # noqa: E402
-from scripts.video_to_frames import clip_frames, video_arguments  # noqa: E402
-from util.errors import UserError, run_cli  # noqa: E402
+from scripts.video_to_frames import check_video_arguments, clip_frames, video_arguments  # noqa: E402
+from util import checks  # noqa: E402
+from util.errors import run_cli  # noqa: E402
 
 
 def main(argv=None):
-    parser = video_arguments(__doc__)
+    parser = video_arguments(__file__, __doc__)
     parser.add_argument('--stride', type=int, default=1, help='frames t, t+stride, t+2*stride form a triplet')
-    args = parser.parse_args(argv)
-    if args.stride < 1:
-        raise UserError(f'--stride {args.stride}: give 1 or more (1 = consecutive frames)')
+    args = check_video_arguments(parser.parse_args(argv))
+    checks.number('--stride', args.stride, 1)
     os.makedirs(args.out, exist_ok=True)
     written = 0
     for clip in find_clips(args.src):

@@ -35,6 +35,18 @@ def run_script(script, *args, check=True, timeout=300):
     return result
 
 
+def one_error_line(main, argv, capsys):
+    """Run main(argv) as the command line does; the single `error:` line it printed (exit status 2)."""
+    from util.errors import run_cli
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(main, argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'Traceback' not in err, err
+    return errors[0]
+
+
 def train_options(checkpoints_dir, *args, dataroot='/nonexistent', tiny=True):
     """TrainOptions for argv = tiny flags + args (opt.txt goes under checkpoints_dir)."""
     from options.train_options import TrainOptions

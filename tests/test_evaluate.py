@@ -91,6 +91,17 @@ def sliding_ramp(n_frames=4, step=2):
     return frames, flow, valid
 
 
+def ramp_folders(root):
+    """<root>/input and pred: the frames of sliding_ramp; <root>/motion, empty; returns its flow and valid."""
+    frames, flow, valid = sliding_ramp()
+    for name in ('input', 'pred'):
+        os.makedirs(root / name)
+        for t, image in enumerate((100 + frames).astype(np.uint8)):
+            Image.fromarray(image).save(root / name / f'ramp_{t}.png')
+    os.makedirs(root / 'motion')
+    return flow, valid
+
+
 def test_warping_error_is_zero_when_the_output_follows_the_motion():
     frames, flow, valid = sliding_ramp()
     assert metrics.warping_error(frames, flow, valid) == 0
@@ -119,6 +130,15 @@ def test_evaluate_cli_on_a_known_sequence(tmp_path):
     assert json.loads((tmp_path / 'r.json').read_text())['overall']['change_ratio'] == 0.5
     frozen = evaluate.main(['--pred', str(tmp_path / 'frozen')] + common)['overall']
     assert (frozen['change_ratio'], frozen['warp_error']) == (0, 10)  # half of the input's 20 levels
+
+
+def test_a_motion_file_of_another_size_is_named_not_the_translated_frames(tmp_path):
+    flow, valid = ramp_folders(tmp_path)
+    np.savez(tmp_path / 'motion' / 'ramp.npz', flow=flow[:, :, :12], valid=valid[:, :, :12])
+    with pytest.raises(UserError, match=rf'^{tmp_path}/motion/ramp.npz: motion of 12x5 pixels, but clip ramp of the '
+                                        rf'reference is 16x5; give the motion of these clips$'):
+        evaluate.main(['--pred', str(tmp_path / 'pred'), '--input', str(tmp_path / 'input'), '--motion',
+                       str(tmp_path / 'motion')])
 
 
 # -- the benchmark --------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Any input: every bad flag or file gets one line naming it and exit status 2, before anything is built
 or written; odd but valid files (16-bit, float, rotated) load as a user would expect."""
+import importlib
 import os
 
 import numpy as np
@@ -8,27 +9,44 @@ from PIL import Image
 
 import test as test_py
 import train
-from conftest import TINY, train_options
+from conftest import ROOT, TINY, one_error_line, train_options
 from data import create_dataset
 from data import base_dataset
 from data.base_dataset import image_size, load_image
-from util import dashboard
-from util.errors import UserError, run_cli
+from util import checks, dashboard
+from util.errors import UserError
 
 
-def one_error_line(main, argv, capsys):
-    """Run main(argv) as the command line does; the single `error:` line it printed (exit status 2)."""
-    with pytest.raises(SystemExit) as exit_:
-        run_cli(main, argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith('error:')]
-    assert len(errors) == 1 and 'Traceback' not in err, err
-    return errors[0]
+def test_the_checks_every_entry_point_uses(tmp_path):
+    """util.checks: a number is finite and in range, a folder could be written (nothing is created), a file read."""
+    assert checks.number('--lr', 0.5, 0, 1, low_open=True) == 0.5 and checks.number('--n', 3) == 3
+    for value, message in ((float('nan'), 'a finite number above 0'), (float('inf'), 'a finite number above 0'),
+                           (0.0, 'a finite number above 0'), (-1e-9, 'a finite number above 0')):
+        with pytest.raises(UserError, match=rf'^--lr {value}: give {message}$'):
+            checks.number('--lr', value, 0, low_open=True)
+    with pytest.raises(UserError, match=r'^--beta1 1.0: give a finite number in \[0, 1\)$'):
+        checks.number('--beta1', 1.0, 0, 1, high_open=True)
+    with pytest.raises(UserError, match=r'^--ngf 0: give a whole number of at least 1$'):
+        checks.number('--ngf', 0, 1)
+    with pytest.raises(UserError, match=r'^--x 7: give a whole number of at most 6$'):
+        checks.number('--x', 7, high=6)
+
+    assert checks.writable_folder('--out', str(tmp_path / 'a' / 'b')) and not os.path.exists(tmp_path / 'a')
+    (tmp_path / 'file').write_text('')
+    with pytest.raises(UserError, match=rf'^--out {tmp_path}/file/b: {tmp_path}/file is a file, not a folder'):
+        checks.writable_folder('--out', str(tmp_path / 'file' / 'b'))
+    with pytest.raises(UserError, match='^--out is empty'):
+        checks.writable_folder('--out', '')
+
+    assert checks.readable_file('--vgg_path', str(tmp_path / 'file'))
+    with pytest.raises(UserError, match=rf'^--vgg_path {tmp_path} is a folder, not a file$'):
+        checks.readable_file('--vgg_path', str(tmp_path))
+    with pytest.raises(UserError, match='does not exist'):
+        checks.readable_file('--vgg_path', str(tmp_path / 'none'))
 
 
 BAD_TRAIN_FLAGS = [
-    (['--batchSize', '0'], '--batchSize 0: give a whole number of 1 or more'),
+    (['--batchSize', '0'], '--batchSize 0: give a whole number of at least 1'),
     (['--ngf', '0'], '--ngf 0'),
     (['--ndf', '-8'], '--ndf -8'),
     (['--fineSize', '0', '--loadSize', '0'], '--loadSize 0'),
@@ -36,18 +54,18 @@ BAD_TRAIN_FLAGS = [
     (['--display_freq', '0'], '--display_freq 0'),
     (['--save_latest_freq', '0'], '--save_latest_freq 0'),
     (['--save_epoch_freq', '0'], '--save_epoch_freq 0'),  # crashed only after a whole epoch
-    (['--lr', 'nan'], '--lr nan: give a finite learning rate above 0'),
+    (['--lr', 'nan'], '--lr nan: give a finite number above 0'),
     (['--lr', 'inf'], '--lr inf'),
     (['--lr', '0'], '--lr 0.0'),
     (['--lr', '-0.1'], '--lr -0.1'),
-    (['--beta1', '1'], '--beta1 1.0: give a number in [0, 1)'),
+    (['--beta1', '1'], '--beta1 1.0: give a finite number in [0, 1)'),
     (['--beta1', '-0.5'], '--beta1 -0.5'),
     (['--lambda_A', 'nan'], '--lambda_A nan'),
-    (['--nThreads', '-1'], '--nThreads -1: give 0 or more'),
+    (['--nThreads', '-1'], '--nThreads -1: give a whole number of at least 0'),
     (['--pool_size', '-1'], '--pool_size -1'),
     (['--niter_decay', '-1'], '--niter_decay -1'),
     (['--lr_decay_iters', '0'], '--lr_decay_iters 0'),
-    (['--seed', '-1'], '--seed -1: give a number from 0 to 4294967295'),
+    (['--seed', '-1'], '--seed -1: give a whole number in [0, 4294967295]'),
     (['--seed', str(2 ** 32)], f'--seed {2 ** 32}'),
     (['--input_nc', '2'], '--input_nc 2: images have 1 (grayscale) or 3 (RGB) channels'),
     (['--output_nc', '4'], '--output_nc 4'),
@@ -63,7 +81,23 @@ BAD_TRAIN_FLAGS = [
     (['--epoch_count', '3', '--niter', '1', '--niter_decay', '1'],
      'nothing to train: --epoch_count is at epoch 3, past the last epoch --niter 1 + --niter_decay 1 = 2'),
     (['--niter', '0', '--niter_decay', '0'], 'nothing to train'),
-    (['--display_id', '1', '--display_port', '70000'], '--display_port 70000: a port is a number from 1 to 65535'),
+    (['--display_id', '1', '--display_port', '70000'], '--display_port 70000: give a whole number in [1, 65535]'),
+    (['--epoch_count', '0'], '--epoch_count 0: give a whole number of at least 1'),
+    (['--loadSize', '100000', '--fineSize', '100000'], '--loadSize 100000: give a whole number in [1, 8192]'),
+    (['--dataroot', ''], '--dataroot is empty: give a folder'),  # was "trainA is not a folder"
+    (['--which_epoch', ''], '--which_epoch is empty: give latest or an epoch number'),
+    # the unsup model's own flags: inf crashed the first step with a segfault, nan was blamed on --lr
+    (['--model', 'unsup_recycle_gan', '--motion_level', 'inf'],
+     '--motion_level inf: give a finite number of at least 0'),
+    (['--model', 'unsup_recycle_gan', '--noise_level', 'nan'], '--noise_level nan'),
+    (['--model', 'unsup_recycle_gan', '--shift_level', '1e9'], '--shift_level 1000000000.0: give a finite number in '
+                                                               '[0, 1000000]'),
+    (['--model', 'unsup_recycle_gan', '--lambda_spa_unsup_B', 'inf'], '--lambda_spa_unsup_B inf'),
+    (['--model', 'unsup_recycle_gan', '--lambda_content_A', '-1'], '--lambda_content_A -1.0'),  # was ignored
+    (['--model', 'unsup_recycle_gan', '--lambda_content_A', '1'], '--lambda_content_A > 0 needs the VGG encoder'),
+    (['--model', 'unsup_recycle_gan', '--lambda_content_B', '1', '--vgg_path', '/nonexistent.pth'],
+     '--vgg_path /nonexistent.pth does not exist'),
+    (['--dataset_mode', 'video', '--epoch_size', '-1'], '--epoch_size -1: give a whole number of at least 0'),
 ]
 
 
@@ -77,9 +111,9 @@ def test_a_bad_training_flag_is_one_line_before_anything_is_written(args, messag
 
 
 BAD_TEST_FLAGS = [
-    (['--aspect_ratio', '0'], '--aspect_ratio 0.0: give a width/height ratio above 0'),
+    (['--aspect_ratio', '0'], '--aspect_ratio 0.0: give a finite number in [0.001, 1000]'),
     (['--aspect_ratio', 'inf'], '--aspect_ratio inf'),
-    (['--fps', '0'], '--fps 0.0: give a frame rate above 0'),
+    (['--fps', '0'], '--fps 0.0: give a finite number in [0.001, 10000]'),
     (['--how_many', '0'], '--how_many 0'),
     (['--seed', '-3'], '--seed -3'),
 ]
@@ -93,13 +127,67 @@ def test_a_bad_test_flag_is_one_line(args, message, tiny_data, tmp_path, capsys)
     assert not os.path.exists(tmp_path / 'r')
 
 
+def test_a_vgg_path_for_a_content_loss_that_is_off_is_said_to_be_unused(tmp_path, capsys):
+    train_options(tmp_path, '--model', 'unsup_recycle_gan', '--vgg_path', str(tmp_path / 'vgg.pth'))
+    assert f'warning: --vgg_path {tmp_path / "vgg.pth"} is not used: the content loss is off' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('main, flag', [(train.main, '--checkpoints_dir'), (test_py.main, '--results_dir')])
+def test_an_output_folder_that_is_a_file_or_unwritable_is_one_line(main, flag, tiny_data, tmp_path, capsys):
+    (tmp_path / 'file').write_text('')
+    argv = ['--dataroot', tiny_data, *TINY, '--checkpoints_dir', str(tmp_path), '--name', 'run']
+    line = one_error_line(main, [*argv, flag, str(tmp_path / 'file' / 'sub')], capsys)
+    assert line == f'error: {flag} {tmp_path}/file/sub: {tmp_path}/file is a file, not a folder; give a folder'
+    if os.geteuid() != 0:  # root writes anywhere
+        os.makedirs(tmp_path / 'locked')
+        os.chmod(tmp_path / 'locked', 0o500)
+        line = one_error_line(main, [*argv, flag, str(tmp_path / 'locked' / 'out')], capsys)
+        assert f'cannot write to {tmp_path}/locked (permission denied)' in line
+
+
+SCRIPT_ERRORS = [
+    ('train.py', ['--dataroot', 'x', '--bogus'], 'unrecognized arguments: --bogus'),
+    ('test.py', ['--dataroot', 'x', '--video'], 'argument --video: expected one argument'),
+    ('scripts/evaluate.py', [], 'the following arguments are required: --pred'),
+    ('scripts/evaluate.py', ['--pred', '', '--input', ''], "--pred '' does not exist"),  # was blamed on --dataroot
+    ('scripts/evaluate.py', ['--pred', 'docs/images', '--input', 'docs/images', '--motion', 'README.md'],
+     '--motion README.md is not a folder'),
+    ('scripts/compare.py', ['--niter', 'x'], "argument --niter: invalid int value: 'x'"),
+    ('scripts/compare.py', ['--ngf', '0'], '--ngf 0: give a whole number of at least 1'),
+    ('scripts/make_benchmark.py', ['--size', '8'], '--size 8: give a whole number in [32, 4096]'),
+    ('scripts/make_benchmark.py', ['--styles', 'fog'], "--styles fog: 'fog' is not one of"),
+    ('scripts/benchmark.py', ['--steps', '0'], '--steps 0: give a whole number of at least 1'),
+    ('scripts/make_demo_data.py', ['--frames', '2'], '--frames 2: give a whole number of at least 3'),
+    ('scripts/video_to_frames.py', ['--src'], 'argument --src: expected one argument'),
+    ('scripts/video_to_triplets.py', ['--src', 'x', '--out', 'y', '--size', '-1'], '--size -1: give a whole number in '
+                                                                                   '[0, 8192]'),
+    ('scripts/check_numerics.py', ['--all=1'], "argument --all: ignored explicit argument '1'"),
+    ('scripts/gpu_check.py', ['--sizes', '256,big'], '--sizes 256,big: give comma-separated sizes'),
+    ('scripts/bench_video_loader.py', ['--steps', 'many'], "argument --steps: invalid int value: 'many'"),
+    ('util/dashboard.py', ['--port', 'http'], "argument --port: invalid int value: 'http'"),
+    ('util/visdom_assets.py', ['--list', 'now'], 'unrecognized arguments: now'),
+]
+
+
+@pytest.mark.parametrize('script, args, message', SCRIPT_ERRORS,
+                         ids=[f'{s} {" ".join(a)}' for s, a, _ in SCRIPT_ERRORS])
+def test_every_entry_point_says_a_bad_flag_in_one_line(script, args, message, tmp_path, capsys, monkeypatch):
+    """Not argparse's usage block: one line naming the flag and pointing to --help, before any work."""
+    monkeypatch.chdir(ROOT)
+    module = importlib.import_module(script[:-3].replace('/', '.'))
+    line = one_error_line(module.main, args, capsys)
+    assert message in line, line
+    if 'argument' in message:  # argparse's own errors point to the script's --help
+        assert line.endswith(f'(python {script} --help)'), line
+
+
 @pytest.mark.parametrize('port', ['70000', '0', '-1'])
 def test_the_dashboard_refuses_a_port_it_cannot_listen_on(port, capsys, monkeypatch):
     def listen(*args, **kwargs):  # should the check be missing: fail here, rather than serve on some port
         raise AssertionError('the port was not checked before listening')
     monkeypatch.setattr(dashboard, 'bind_sockets', listen)
     line = one_error_line(dashboard.main, ['--port', port], capsys)
-    assert line == f'error: --port {port}: a port is a number from 1 to 65535'
+    assert line == f'error: --port {port}: give a whole number in [1, 65535]'
 
 
 # -- images ---------------------------------------------------------------------------------------------

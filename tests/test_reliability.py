@@ -101,8 +101,8 @@ def test_the_authors_weights_alone_still_resume(tiny_data, tmp_path):
     args = train_args(tiny_data, tmp_path, 'weights', '--niter', '1', '--niter_decay', '0')
     run_script('train.py', *args)
     os.remove(tmp_path / 'weights' / checkpoint.STATE_FILE)
-    result = run_script('train.py', *args, '--continue_train', '--epoch_count', '1')
-    assert 'warning: no latest_train_state.pth' in result.stderr and 'start afresh' in result.stderr
+    result = run_script('train.py', *args, '--continue_train', '--niter', '2')  # one more epoch
+    assert 'warning: no latest_train_state.pth' in result.stderr and 'start afresh at epoch 2' in result.stderr
     assert len(loss_lines(tmp_path / 'weights' / 'loss_log.txt')[1]) == 8
 
 
@@ -229,7 +229,8 @@ def bad_inputs(tiny_data, tmp_path):
         (['--dataroot', tiny_data, '--gpu_ids', str(gpus)],
          f'--gpu_ids {gpus}: this machine has {gpus} CUDA device(s)'),
         (['--dataroot', tiny_data, '--continue_train', '--name', 'never'], 'never/latest_net_G_A.pth does not exist'),
-        (['--dataroot', tiny_data, '--checkpoints_dir', str(tmp_path / 'file' / 'sub')], 'cannot write to'),
+        (['--dataroot', tiny_data, '--checkpoints_dir', str(tmp_path / 'file' / 'sub')],
+         f'--checkpoints_dir {tmp_path}/file/sub: {tmp_path}/file is a file, not a folder'),
         (['--dataroot', tiny_data, '--which_model_netP', 'prediction', '--npf', '64', '--loadSize', '64',
           '--fineSize', '64'],
          '--which_model_netP prediction has 7,500,227,843 parameters'),

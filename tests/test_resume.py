@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import train
-from conftest import ROOT, TINY, train_options
+from conftest import ROOT, TINY, one_error_line, train_options
 from models import create_model
 from options.train_options import TrainOptions
 from util import checkpoint
@@ -128,9 +128,11 @@ def test_a_finished_run_has_nothing_to_do_and_changes_nothing(run, tiny_data):
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--ngf', '16'], 'latest_net_G_A.pth is from another architecture'),
+    # the networks come from the state file (the weight files are not read when it is there)
+    (['--ngf', '16'], 'latest_train_state.pth (G_A) is from another architecture'),
     (['--model', 'recycle_gan', '--dataset_mode', 'unaligned_triplet', '--which_model_netP', 'unet_32'],
-     'latest_net_P_A.pth does not exist'),
+     "latest_train_state.pth is of another model or optimizer layout (nets ['D_A', 'D_B', 'G_A', 'G_B'], this "
+     "model ['D_A', 'D_B', 'G_A', 'G_B', 'P_A', 'P_B']"),
     (['--lr_policy', 'step'], "latest_train_state.pth is of another model or optimizer layout (schedulers not "
                               "['StepLR', 'StepLR', 'StepLR'] (--lr_policy step))"),
 ])
@@ -187,15 +189,16 @@ def load_latest(folder, *args):
 
 
 @pytest.mark.parametrize('kill_at', [1, 3])
-def test_a_save_killed_between_two_network_files_is_detected(kill_at, tmp_path, capsys):
+def test_a_save_killed_between_two_network_files_is_detected(kill_at, tmp_path):
     folder = kill_mid_save(tmp_path, kill_at)
     with pytest.raises(UserError, match=rf'latest_net_{NETS[kill_at]}.pth is not from the same save as '
                                         rf'.*latest_net_G_A.pth \(a save was cut off between two files'):
         load_latest(tmp_path)
-    # --continue_train takes the networks from the state file, which a save writes after them: a warning
+    # --continue_train takes the networks from the state file, which a save writes after them: setup does not
+    # read the weight files then
     torch.save({}, folder / checkpoint.STATE_FILE)
-    load_latest(tmp_path, '--continue_train')
-    assert 'is not from the same save as' in capsys.readouterr().err
+    opt = train_options(tmp_path, '--model', 'cycle_gan', '--name', 'run', '--continue_train')
+    create_model(opt).setup(opt)
 
 
 @pytest.mark.parametrize('kill_at', [0, 4])
@@ -208,3 +211,52 @@ def test_a_save_killed_before_or_after_its_files_leaves_a_complete_set(kill_at, 
     for name in NETS:
         for p, q in zip(model.network(name).parameters(), first.network(name).parameters()):
             assert torch.equal(p, q + offset)
+
+
+# -- a resume never overwrites a saved epoch ---------------------------------------------------------------------
+def continue_train(checkpoints, tiny_data, *args):
+    """train.main --continue_train on the finished run, for up to 3 epochs of 2 examples."""
+    return ['--dataroot', tiny_data, '--checkpoints_dir', str(checkpoints), '--name', 'run', *FLAGS,
+            '--max_dataset_size', '2', '--print_freq', '1', '--niter', '1', '--niter_decay', '2', '--continue_train',
+            *args]
+
+
+def test_without_the_state_file_a_resume_goes_on_after_the_newest_saved_epoch(run, tiny_data, capsys):
+    os.remove(run / 'run' / checkpoint.STATE_FILE)
+    saved = {name: digest for name, digest in snapshot(run / 'run').items() if re.match(r'[12]_net', name)}
+    train.main(continue_train(run, tiny_data))
+    assert 'start afresh at epoch 3' in capsys.readouterr().err
+    assert {name: snapshot(run / 'run')[name] for name in saved} == saved  # epochs 1 and 2 untouched
+    assert (run / 'run' / '3_net_G_A.pth').exists()
+    segments = (run / 'run' / 'loss_log.txt').read_text().split('================ Training Loss')
+    assert set(re.findall(r'epoch: (\d+)', segments[-1])) == {'3'}
+
+
+@pytest.mark.parametrize('args, why', [(['--epoch_count', '2'], '--continue_train after --epoch_count 2 trains '
+                                                                 'epoch 2 on'),
+                                       (['--which_epoch', '1'], '--continue_train after --which_epoch 1 trains '
+                                                                'epoch 2 on')])
+def test_a_resume_that_would_overwrite_a_saved_epoch_is_refused(run, tiny_data, capsys, args, why):
+    os.remove(run / 'run' / checkpoint.STATE_FILE)
+    before = snapshot(run)
+    line = one_error_line(train.main, continue_train(run, tiny_data, *args), capsys)
+    assert line == f'error: {why}, which would overwrite 2_net_*.pth in {run / "run"}: pass --epoch_count 3 to ' \
+                   f'number the new epochs after them, or move those files away'
+    assert snapshot(run) == before
+
+
+def test_a_truncated_weight_file_beside_the_state_file_resumes_from_the_state(run, tiny_data):
+    """The warning of a mismatched set says the state file holds the networks too: a truncated one is not read."""
+    path = run / 'run' / 'latest_net_G_A.pth'
+    path.write_bytes(path.read_bytes()[:1000])
+    progress, model, _ = resumed(run, tiny_data, '--niter', '2')
+    state = checkpoint.load(run / 'run' / checkpoint.STATE_FILE)
+    assert progress['epoch'] == 3
+    assert all(torch.equal(model.network('G_A').state_dict()[k], v) for k, v in state['nets']['G_A'].items())
+
+
+def test_epoch_count_beside_the_state_file_is_said_to_be_ignored(run, tiny_data, capsys):
+    progress, _, opt = resumed(run, tiny_data, '--niter', '2', '--epoch_count', '5')
+    assert progress['epoch'] == 3 and opt.epoch_count == 1  # the saved run's first epoch: its schedule's origin
+    assert f'warning: --epoch_count 5 is ignored: --continue_train goes on where the run stopped, as ' \
+           f'{run / "run" / checkpoint.STATE_FILE} says' in capsys.readouterr().err

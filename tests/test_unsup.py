@@ -4,6 +4,7 @@ bf16 and torchrun."""
 import os
 import signal
 
+import numpy as np
 import pytest
 import torch
 
@@ -104,6 +105,11 @@ def test_the_content_loss_takes_its_encoder_from_a_file_only(tmp_path):
     with pytest.raises(UserError, match='--lambda_content_A > 0 compares VGG features of colour images: it needs '
                                         '--input_nc 3 and --output_nc 3'):
         create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--output_nc', '1'))
+    corrupt = tmp_path / 'corrupt.pth'  # not "would run arbitrary code", as it was called
+    corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(UserError, match=r'corrupt.pth is not a readable checkpoint \(UnpicklingError: Unsupported '
+                                        r'operand 95\)$'):
+        create_model(train_options(tmp_path, *UNSUP, '--lambda_content_A', '1', '--vgg_path', str(corrupt)))
     wrong = tmp_path / 'wrong.pth'
     torch.save({'0.weight': torch.zeros(1)}, wrong)
     with pytest.raises(UserError, match='wrong.pth is from another architecture'):
@@ -260,3 +266,16 @@ def test_each_term_draws_noise_shaped_as_the_image_it_warps(tmp_path):
                       'Unsup_B': (3, 3, 32, 32)}
     assert model.draw('Unsup_A')[0].shape == (2, 32, 32)  # one flow for the batch
     model.optimize_parameters()
+
+
+def test_the_noise_std_of_a_draw_is_between_one_and_two_noise_levels(tmp_path):
+    """The golden steps inject the reference's draws, so the model's own draw is tested here: over many draws
+    the noise's std stays in [noise_level, 2 x noise_level) and spreads over that interval."""
+    opt = train_options(tmp_path, *UNSUP, '--noise_level', '0.01')
+    model = create_model(opt)
+    model.set_input(batch_of(opt, triplets=False, n=8))
+    torch.manual_seed(0)
+    stds = torch.stack([model.draw('Unsup_A')[1].std() for _ in range(300)])
+    # 24,576 values a draw: each std is within 2 % of its s (4 standard errors)
+    assert stds.min() > 0.01 * 0.98 and stds.max() < 0.02 * 1.02
+    assert stds.max() - stds.min() > 0.008

@@ -11,14 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import TINY, run_script, train_options
+from conftest import TINY, one_error_line, run_script, train_options
 from data import create_dataset
 from models.base_model import load_state_dict_file
 from models.cycle_gan_model import CycleGANModel
 from scripts import evaluate
 from small_disk import fill, small_disk
-from test_evaluate import sliding_ramp
-from test_inputs import one_error_line
+from test_evaluate import ramp_folders
 from util import checkpoint
 from util.errors import UserError, run_cli
 from util.visualizer import Visualizer
@@ -98,16 +97,6 @@ def test_a_full_frame_cache_is_one_line_naming_it(tmp_path):
         with pytest.raises(UserError, match=f'cannot write the frame cache {disk}/cache .*: free some disk space or '
                                             f'pick another --frame_cache'):
             create_dataset(opt)
-
-
-def ramp_folders(root):
-    frames, flow, valid = sliding_ramp()
-    for name in ('input', 'pred'):
-        os.makedirs(root / name)
-        for t, image in enumerate((100 + frames).astype(np.uint8)):
-            Image.fromarray(image).save(root / name / f'ramp_{t}.png')
-    os.makedirs(root / 'motion')
-    return flow, valid
 
 
 def test_evaluate_json_that_cannot_be_written_is_one_line(tmp_path, capsys):

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import random
 import re
 import sys
@@ -24,6 +23,7 @@ import sys
 import numpy as np
 import torch
 
+from . import distributed
 from .errors import UserError
 from .util import atomic_write
 
@@ -106,12 +106,14 @@ def load(path, mmap=False):
         raise UserError(f'{path} does not exist: check --checkpoints_dir, --name and --which_epoch')
     try:
         return torch.load(path, map_location='cpu', weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as err:
-        detail = (str(err).splitlines() or [''])[0]
-        raise UserError(f'{path} was refused: loading it would run arbitrary code, which checkpoints never need '
-                        f'({detail})') from None
-    except Exception as err:  # truncated, not a zip archive, ...
-        detail = (str(err).splitlines() or [''])[0]
+    except Exception as err:  # truncated, not a zip archive, not torch's format, code in it, ...
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        code = next((line for line in lines if 'GLOBAL' in line), None)  # an object only code could make
+        if code:
+            raise UserError(f'{path} was refused: loading it would run arbitrary code, which checkpoints never '
+                            f'need ({code.split(" Please ")[0]})') from None
+        found = re.search(r'WeightsUnpickler error: \s*(.*)', str(err))  # the weights-only unpickler's reason
+        detail = found[1] if found else (lines or [''])[0]
         raise UserError(f'{path} is not a readable checkpoint ({type(err).__name__}: {detail})') from None
 
 
@@ -132,6 +134,44 @@ def set_rng_states(states):
     torch.set_rng_state(states['torch'])
     if states['cuda'] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states['cuda'])
+
+
+def saved_epochs(folder):
+    """The numbers N of the <N>_net_*.pth files in folder, sorted."""
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return sorted({int(m[1]) for m in (re.fullmatch(r'(\d+)_net_\w+\.pth', name) for name in names) if m})
+
+
+def resumes_from_state(opt, folder):
+    """Whether --continue_train goes on from <folder>/STATE_FILE, which then gives the networks too."""
+    return opt.continue_train and opt.which_epoch == 'latest' and os.path.exists(os.path.join(folder, STATE_FILE))
+
+
+def start_epoch(opt, folder):
+    """The first epoch's number: --epoch_count, else 1; continuing from weights alone, else the epoch after
+    --which_epoch N, or after the newest saved epoch. A UserError where that run would overwrite saved
+    <N>_net_*.pth files. Going on from STATE_FILE, the state decides (resume() sets it)."""
+    if not opt.continue_train:
+        return opt.epoch_count or 1
+    if resumes_from_state(opt, folder):
+        if opt.epoch_count is not None and distributed.is_main():
+            print(f'warning: --epoch_count {opt.epoch_count} is ignored: --continue_train goes on where the run '
+                  f'stopped, as {os.path.join(folder, STATE_FILE)} says', file=sys.stderr)
+        return 1  # until resume() reads the saved run's
+    saved = saved_epochs(folder)
+    if opt.epoch_count is not None:
+        start, why = opt.epoch_count, f'--epoch_count {opt.epoch_count}'
+    elif opt.which_epoch.isdigit():
+        start, why = int(opt.which_epoch) + 1, f'--which_epoch {opt.which_epoch}'
+    else:
+        start, why = (saved[-1] + 1 if saved else 1), 'the newest saved epoch'
+    last = opt.niter + opt.niter_decay
+    overwritten = [n for n in saved if start <= n <= last and n % opt.save_epoch_freq == 0]
+    if overwritten:
+        raise UserError(f'--continue_train after {why} trains epoch {start} on, which would overwrite '
+                        f'{", ".join(f"{n}_net_*.pth" for n in overwritten)} in {folder}: pass --epoch_count '
+                        f'{saved[-1] + 1} to number the new epochs after them, or move those files away')
+    return start
 
 
 def fresh_progress(opt):
@@ -181,21 +221,23 @@ def report_changed_flags(opt, folder):
 def resume(opt, model, sampler, visualizer, dataset_size):
     """With --continue_train and --which_epoch latest, restore everything from latest_train_state.pth and
     return the loop's counters; without that file, keep the weights model.setup loaded (as the authors'
-    code did) and start the rest afresh at --epoch_count. The learning rate follows the current flags
-    (--lr, --niter, --niter_decay, --lr_decay_iters) from the resumed epoch on."""
+    code did) and start the rest afresh at the epoch start_epoch() chose. The learning rate follows the
+    current flags (--lr, --niter, --niter_decay, --lr_decay_iters) from the resumed epoch on."""
     progress = fresh_progress(opt)
     if not opt.continue_train:
         return progress
     report_changed_flags(opt, model.save_dir)
     path = os.path.join(model.save_dir, STATE_FILE)
-    if opt.which_epoch != 'latest' or not os.path.exists(path):
+    if not resumes_from_state(opt, model.save_dir):
         print(f'warning: no {STATE_FILE} for --which_epoch {opt.which_epoch}: continuing from the weights alone; '
-              f'optimizers, learning-rate schedule and image pools start afresh at --epoch_count {opt.epoch_count}',
+              f'optimizers, learning-rate schedule and image pools start afresh at epoch {opt.epoch_count}',
               file=sys.stderr)
         return progress
     state = load(path)
     check_dataset(state, dataset_size, path)
     model.load_training_state(state, path)
+    if state['schedulers']:  # the saved run's first epoch, which its schedule counts from (one step an epoch)
+        opt.epoch_count = state['progress']['epoch'] - state['schedulers'][0]['last_epoch']
     model.follow_lr_flags(state.get('lr'))
     sampler.seed = state['data_seed']
     set_rng_states(state['rng'])

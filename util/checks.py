@@ -9,10 +9,10 @@ from .errors import UserError
 def number(flag, value, low=None, high=None, *, low_open=False, high_open=False):
     """value, if it is a finite number in [low, high] (an open end with low_open / high_open; None: no bound);
     otherwise a UserError saying what to give."""
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or too_low \
-            or too_high:
+    fits = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and (low is None or (value > low if low_open else value >= low)) \
+        and (high is None or (value < high if high_open else value <= high))
+    if not fits:
         raise UserError(f'{flag} {value}: give {wanted(value, low, high, low_open, high_open)}')
     return value
 

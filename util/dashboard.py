@@ -9,7 +9,6 @@ copies util/visdom_assets.py put into visdom's static/ folder at install time. I
 127.0.0.1 unless --host says otherwise: it has no password, so from another machine reach it through
 an SSH tunnel (docs/dashboard.md) rather than opening it to the network.
 """
-import argparse
 import errno
 import logging
 import os
@@ -23,8 +22,8 @@ from tornado.web import RequestHandler, StaticFileHandler
 from visdom.server import app as visdom_app
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from util import visdom_assets  # noqa: E402
-from util.errors import UserError, run_cli  # noqa: E402
+from util import checks, visdom_assets  # noqa: E402
+from util.errors import Parser, UserError, run_cli  # noqa: E402
 
 LOOPBACK = ('127.0.0.1', 'localhost', '::1')
 
@@ -48,15 +47,15 @@ class NoIcon(RequestHandler):
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = Parser(__file__, description=__doc__.split('\n\n')[0])
     parser.add_argument('--port', type=int, default=8097, help='port to serve on (train.py: --display_port)')
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to listen on; 0.0.0.0 opens it to every network interface, without a password')
     parser.add_argument('--env_path', default=os.path.join(os.path.expanduser('~'), '.visdom'),
                         help='folder of saved visdom environments (loaded at start, written by the page\'s Save)')
     args = parser.parse_args(argv)
-    if not 0 < args.port < 2 ** 16:  # 0 or a larger number would make it listen on some other port
-        raise UserError(f'--port {args.port}: a port is a number from 1 to 65535')
+    checks.number('--port', args.port, 1, 2 ** 16 - 1)  # 0 or a larger number would listen on some other port
+    checks.writable_folder('--env_path', args.env_path)
     return args
 
 

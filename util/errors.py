@@ -1,5 +1,7 @@
 """One-line errors for bad input, instead of a traceback far from the cause, and one-time warnings."""
+import argparse
 import functools
+import os
 import sys
 
 
@@ -7,10 +9,23 @@ class UserError(Exception):
     """A problem with the user's flags, files or machine; the message says which and what to do."""
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser for the command line of `script` (its __file__) whose errors are a UserError: one line
+    naming the flag and pointing to --help, instead of a usage block."""
+
+    def __init__(self, script, **kwargs):
+        kwargs.setdefault('formatter_class', argparse.RawDescriptionHelpFormatter)  # docstrings keep their lines
+        super().__init__(prog=os.path.relpath(script), **kwargs)
+
+    def error(self, message):
+        raise UserError(f'{message} (python {self.prog} --help)')
+
+
 def run_cli(main, argv=None):
     """Run main(argv); a UserError prints one line on stderr and exits with status 2.
 
-    With --debug on the command line the traceback is shown instead.
+    With --debug on the command line the traceback is shown instead. Under torchrun every process meets the
+    same bad input: the first one says it, the others exit quietly.
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -18,7 +33,8 @@ def run_cli(main, argv=None):
     except UserError as err:
         if '--debug' in argv:
             raise
-        print(f'error: {one_line(err)}', file=sys.stderr)
+        if os.environ.get('RANK', '0') == '0':
+            print(f'error: {one_line(err)}', file=sys.stderr, flush=True)
         sys.exit(2)
 
 

@@ -12,7 +12,6 @@ version's set is placed, under the names its downloader writes, so `python -m vi
 them too. Every tarball is checked against its pinned sha512. When everything is in place already,
 this checks a few hundred files and exits in well under a second, without network.
 """
-import argparse
 import base64
 import hashlib
 import importlib.metadata
@@ -26,7 +25,7 @@ import tarfile
 import urllib.request
 from typing import NamedTuple
 
-from util.errors import UserError, run_cli
+from util.errors import Parser, UserError, run_cli
 
 REGISTRY = 'https://registry.npmjs.org'
 MANIFEST = 'offline_assets.json'  # written last: the list of what a complete install placed
@@ -260,7 +259,7 @@ def install(static, version, packages=None, source=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = Parser(__file__, description=__doc__.split('\n\n')[0])
     parser.add_argument('--list', action='store_true', help='print the tarball URLs and exit')
     parser.add_argument('--from', dest='source', help='folder holding the tarballs (offline install)')
     parser.add_argument('--static', help="target folder (default: the installed visdom's static/)")
