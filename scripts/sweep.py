@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import test  # noqa: E402
 import train  # noqa: E402
 from scripts import benchmark  # noqa: E402
-from scripts.evaluate import evaluate  # noqa: E402
+from scripts.evaluate import evaluate, markdown_table  # noqa: E402
 from scripts.make_benchmark import write_benchmark, write_clips  # noqa: E402
 from util.errors import UserError, run_cli  # noqa: E402
 from util.util import atomic_write  # noqa: E402
@@ -83,10 +83,14 @@ def read_json(path):
         return json.load(f)
 
 
+TRAIN_ONLY = ['--pool_size', '0']  # retarget.py's, a flag test.py does not take
+
+
 def network_flags(model, width, size=64):
-    """retarget.py's flags (util/retarget.py base_argv) for a square benchmark at `size`, width varied."""
+    """retarget.py's flags (util/retarget.py base_argv, less TRAIN_ONLY) for a square benchmark at `size`,
+    width varied."""
     return ['--model', model, '--which_model_netG', 'resnet_6blocks', '--which_model_netP', f'unet_{size}',
-            '--no_dropout', '--pool_size', '0', '--resize_or_crop', 'scale_width_and_crop',
+            '--no_dropout', '--resize_or_crop', 'scale_width_and_crop',
             '--loadSize', str(size), '--fineSize', str(size), '--gpu_ids', '-1',
             '--ngf', str(width), '--ndf', str(width), '--npf', str(width)]
 
@@ -109,16 +113,19 @@ def train_to(args, model, width, iterations, trainer=train.main):
     record_path = os.path.join(folder, 'sweep_train.json')
     base = ['--dataroot', args.clips, '--name', name, '--checkpoints_dir', os.path.join(args.out, 'checkpoints'),
             '--dataset_mode', 'video', '--epoch_size', str(EPOCH), '--niter_decay', '0', '--seed', str(args.seed),
+            # a constant rate: the lambda policy trains the last epoch (niter + niter_decay) at 0, a step never comes
+            '--lr_policy', 'step', '--lr_decay_iters', str(10 ** 6),
             '--nThreads', '0', '--display_id', '0', '--no_html', '--print_freq', '1000000',
-            '--save_epoch_freq', '1000000'] + network_flags(model, width, args.train_size)
+            '--save_epoch_freq', '1000000'] + network_flags(model, width, args.train_size) + TRAIN_ONLY
     record = read_json(record_path)
-    if record is None or record['argv'] != base:  # nothing, or a run with other flags: start afresh
+    fresh = record is None or record['argv'] != base  # nothing, or a run with other flags: start afresh
+    if fresh:
         record = {'argv': base, 'trained': 0, 'seconds': 0.0}
     if record['trained'] >= iterations:
         return record
-    resume = os.path.exists(os.path.join(folder, 'latest_train_state.pth'))
+    resume = not fresh and os.path.exists(os.path.join(folder, 'latest_train_state.pth'))
     start = time.time()
-    try:  # a constant rate: --niter grows chunk by chunk, --niter_decay 0
+    try:  # --niter grows chunk by chunk
         trainer(base + ['--niter', str(iterations // EPOCH)] + ['--continue_train'] * resume)
         record['trained'] = iterations
     finally:  # also when stopped: the time spent counts, the next sitting continues from the saved state
@@ -135,7 +142,7 @@ def translate(args, model, width, size=None, load=None):
     scaling = network_flags(model, width, args.train_size)[2:]
     if size:
         scaling += ['--resize_or_crop', 'none', '--loadSize', str(size), '--fineSize', str(size)]
-    results = os.path.join(args.out, 'results', f'{size or args.train_size}px')
+    results = os.path.join(args.out, 'results', f'{os.path.basename(os.path.normpath(args.bench))}_{size or "train"}')
     argv = ['--dataroot', os.path.join(args.bench, 'testA'), '--name', name, '--model', 'test',
             '--model_suffix', '_A', '--dataset_mode', 'single', '--checkpoints_dir',
             os.path.join(args.out, 'checkpoints'), '--results_dir', results, '--how_many', str(10 ** 9)] + scaling
@@ -201,7 +208,7 @@ def time_configs(args, configs):
     for _ in range(args.repeats):
         for model, width in configs:
             for amp in ('fp32', 'bf16'):
-                opt = benchmark.train_options(network_flags(model, width, args.train_size) + [
+                opt = benchmark.train_options(network_flags(model, width, args.train_size) + TRAIN_ONLY + [
                     '--dataset_mode', 'video'] + ['--amp', 'bf16'] * (amp == 'bf16'))  # triplets, as trained
                 result = benchmark.measure(bench, opt)
                 times[config_name(model, width)][amp].append(result['s_per_step'])
@@ -289,10 +296,27 @@ def plot(summary, path):
     plt.close(fig)
 
 
+def table(summary):
+    """Markdown: one row per config, one column per snapshot: mean IoU / warp error."""
+    counts = sorted({p['iterations'] for e in summary.values() for p in e['points']})
+    rows = []
+    for name, entry in summary.items():
+        at = {p['iterations']: p for p in entry['points']}
+        step = entry.get('step_s_fp32')
+        rows.append([name, f'{step:.3f}' if step else '-'] +
+                    [f'{at[n]["miou"]:.3f} / {at[n]["warp_error"]:.1f}' if n in at else '' for n in counts])
+    return markdown_table(['config', 's/step (2 threads)'] + [str(n) for n in counts], rows)
+
+
 def report(args):
     summary = summarise(args)
     write_json(args.summary, summary)
     plot(summary, args.plot)
+    text = table(summary)
+    with open(os.path.splitext(args.summary)[0] + '.md', 'w') as f:
+        f.write('Mean IoU / warp error of G_A on the test clips, per config (rows) and iterations (columns)\n\n'
+                + text + '\n')
+    print(text)
     for minutes in PICK_MINUTES:
         print(f'{minutes} min: {best_at(summary, minutes)}')
     return summary
@@ -303,13 +327,20 @@ def scale_check(args, model, width):
     """Train (model, width) at --train_size on the --size benchmark, then translate its test clips at
     --train_size and upscale (bicubic), and at the full size; both scored at the full size."""
     name = config_name(model, width)
-    path = os.path.join(args.runs_dir, f'{name}_scale{args.size}_it{args.iterations}.json')
+    reused = ('_reused' if args.reuse else '')
+    path = os.path.join(args.runs_dir, f'{name}_scale{args.size}_it{args.iterations}{reused}.json')
     if os.path.exists(path):
         return read_json(path)
-    record = train_to(args, model, width, args.iterations)
+    if args.reuse:  # the run trained on another benchmark, as it stands: it must be at --iterations
+        record = read_json(os.path.join(args.out, 'checkpoints', name, 'sweep_train.json'))
+        if record is None or record['trained'] != args.iterations:
+            raise UserError(f'--reuse: {name} under {args.out} is not trained to {args.iterations} iterations')
+    else:
+        record = train_to(args, model, width, args.iterations)
     small = translate(args, model, width)
     result = {'config': name, 'kind': 'scale', 'size': args.size, 'train_size': args.train_size,
               'iterations': args.iterations, 'train_seconds': round(record['seconds'], 1),
+              'trained_on': record['argv'][record['argv'].index('--dataroot') + 1],
               'upscaled': score(args.bench, upscale(small, args.size)),
               'direct': score(args.bench, translate(args, model, width, size=args.size))}
     write_json(path, result)
@@ -332,6 +363,8 @@ def main(argv=None):
     add('--plot', default='docs/images/sweep.png', help='`report`: the plot')
     add('--minutes', type=float, default=20, help='`run`: train as far as this many minutes of 2-thread steps')
     add('--iterations', type=int, default=0, help='`run`, `scale`: train this far instead')
+    add('--reuse', action='store_true',
+        help='`scale`: translate with the run under --out as it is (trained on another benchmark), train nothing')
     add('--seed', type=int, default=0, help='training seed')
     add('--threads', type=int, default=2, help='`time`: torch threads')
     add('--steps', type=int, default=5, help='`time`: timed steps per config and precision')
