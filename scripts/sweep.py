@@ -253,6 +253,30 @@ def summarise(args):
     return summary
 
 
+def layout_prior(bench, out):
+    """{miou, pixel_acc} of an image-blind answer: at every pixel the class most frequent there over the
+    training label clips, for every test frame (what a generator scores that learnt only the layout)."""
+    import numpy as np
+    from PIL import Image
+    from util import metrics
+    classes, colours = metrics.load_palette(os.path.join(bench, 'palette.json'))
+    folder = os.path.join(bench, 'clips', 'trainB')
+    counts = 0
+    for clip in sorted(os.listdir(folder)):
+        for name in sorted(os.listdir(os.path.join(folder, clip))):
+            labels = metrics.nearest_class(np.asarray(Image.open(os.path.join(folder, clip, name)).convert('RGB'))[None],
+                                           colours)[0][0]
+            counts = counts + (labels[None] == np.arange(len(classes))[:, None, None])
+    mode = Image.fromarray(np.array(colours, np.uint8)[counts.argmax(0)])
+    os.makedirs(out, exist_ok=True)
+    for style in os.listdir(os.path.join(bench, 'testB')):
+        for name in os.listdir(os.path.join(bench, 'testB', style)):
+            mode.save(os.path.join(out, os.path.splitext(name)[0] + '_fake.png'))
+    report = evaluate(out, gt=os.path.join(bench, 'testB'), palette=os.path.join(bench, 'palette.json'),
+                      pred_suffix='_fake')['overall']
+    return {'miou': report['mean_iou'], 'pixel_acc': report['pixel_acc']}
+
+
 def best_at(summary, minutes):
     """(config, mean IoU) of the best point reachable within `minutes` (2-thread fp32 step time), or None."""
     best = None
@@ -265,7 +289,7 @@ def best_at(summary, minutes):
     return best
 
 
-def plot(summary, path):
+def plot(summary, path, prior=None):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -277,11 +301,16 @@ def plot(summary, path):
         style = '-' if entry['model'] == 'recycle_gan' else '--'
         for ax, key in zip(axes, ('miou', 'warp_error')):
             ax.plot(minutes, [p[key] for p in entry['points']], style, marker='o', markersize=3, label=name)
+    if prior:
+        axes[0].axhline(prior['miou'], color='0.5', linestyle=':', label='layout prior (image-blind)')
     for minutes in PICK_MINUTES:
         pick = best_at(summary, minutes)
         if pick:
             axes[0].axvline(minutes, color='0.85', zorder=0)
-            axes[0].annotate(pick[0], (minutes, pick[1]), fontsize=7, rotation=90, va='bottom', ha='right')
+            axes[0].plot(*max(((p['iterations'] * summary[pick[0]]['step_s_fp32'] / 60, p['miou'])
+                               for p in summary[pick[0]]['points'] if p['miou'] == pick[1])), 'k*', markersize=9)
+            axes[0].text(minutes, 0.02, f'{minutes} min: {pick[0]}', transform=axes[0].get_xaxis_transform(),
+                         fontsize=7, rotation=90, va='bottom', ha='right')
     for ax, title in zip(axes, ('image -> labels: mean IoU (higher is better)',
                                 'warp error, grey levels (lower is steadier)')):
         ax.set_xscale('log')
@@ -289,8 +318,8 @@ def plot(summary, path):
         ax.set_title(title)
         ax.grid(True, which='both', alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle('Quality against training time, 64 px, one seed; vertical lines: the best point within 2, 5, 10, '
-                 '20 minutes (labelled with its config)')
+    fig.suptitle('Quality against training time, 64 px, one seed, constant learning rate; grey lines: 2, 5, 10, 20 '
+                 'minutes, each with its pick (the best point reachable, starred)')
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -311,7 +340,12 @@ def table(summary):
 def report(args):
     summary = summarise(args)
     write_json(args.summary, summary)
-    plot(summary, args.plot)
+    prior_path = os.path.join(os.path.dirname(args.summary), 'layout_prior.json')
+    prior = read_json(prior_path)
+    if prior is None and os.path.isdir(os.path.join(args.bench, 'clips')):
+        prior = dict(layout_prior(args.bench, os.path.join(args.out, 'results', 'layout_prior')), bench=args.bench)
+        write_json(prior_path, prior)
+    plot(summary, args.plot, prior)
     text = table(summary)
     with open(os.path.splitext(args.summary)[0] + '.md', 'w') as f:
         f.write('Mean IoU / warp error of G_A on the test clips, per config (rows) and iterations (columns)\n\n'
