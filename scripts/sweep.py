@@ -264,8 +264,8 @@ def layout_prior(bench, out):
     counts = 0
     for clip in sorted(os.listdir(folder)):
         for name in sorted(os.listdir(os.path.join(folder, clip))):
-            labels = metrics.nearest_class(np.asarray(Image.open(os.path.join(folder, clip, name)).convert('RGB'))[None],
-                                           colours)[0][0]
+            frame = np.asarray(Image.open(os.path.join(folder, clip, name)).convert('RGB'))
+            labels = metrics.nearest_class(frame[None], colours)[0][0]
             counts = counts + (labels[None] == np.arange(len(classes))[:, None, None])
     mode = Image.fromarray(np.array(colours, np.uint8)[counts.argmax(0)])
     os.makedirs(out, exist_ok=True)
