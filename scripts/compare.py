@@ -107,12 +107,6 @@ def read_run(args, path):
     return done
 
 
-def tracking(args):
-    """The tracker flags of train.py: they change what is logged, not what is trained (nor the budget)."""
-    return ['--use_wandb'] * args.use_wandb + ['--tensorboard'] * args.tensorboard + \
-        ['--wandb_project_name', args.wandb_project_name] * args.use_wandb
-
-
 def train_run(run, seed, args):
     """Train one (run, seed): not again once finished with the same flags, continued where an interrupted training
     stopped. Returns (training seconds over all sittings, whether a sitting was killed before it could be timed)."""
@@ -140,7 +134,7 @@ def train_run(run, seed, args):
     write_json(timing_path, dict(timing, running=True))
     start = time.time()
     try:
-        train.main(argv + tracking(args) + ['--continue_train'] * resume)
+        train.main(argv + trackers.train_flags(args) + ['--continue_train'] * resume)
         timing['finished'] = True
     finally:  # also when stopped by SIGTERM or Ctrl-C: train.py saved its state, the next sitting continues
         timing['seconds'] += time.time() - start

@@ -16,6 +16,9 @@ so the motion of every pixel is known exactly.
                                           pixel p of frame t+1 shows what frame t showed at p + flow,
                                           valid where that point is visible in both frames
     <out>/palette.json, benchmark.json    class colours; the parameters that made the data
+    <out>/clips/trainA/<clip>/<clip>_<t>.png  (--clips) every photo clip, train and test, a folder of frames
+    <out>/clips/trainB/<clip>/<clip>_<t>.png  each: retarget.py's input A and B, a --dataset_mode video
+                                          --dataroot; the test clips' labels stay in testB for scoring
 
     python scripts/make_benchmark.py --out datasets/benchmark
 """
@@ -313,6 +316,34 @@ def write_benchmark(out, size=64, train_clips=5, test_clips=2, frames=12, test_f
     return dict(params, counts=counts)
 
 
+def write_clips(out):
+    """Lay out the benchmark under `out` as clips, one folder of frames each: <out>/clips/trainA/<clip>/
+    (the training photo clips, cut back out of their strips, and the test photo clips) and trainB/<clip>/
+    (the label clips), frames named <clip>_<t>.png. Returns the clips root."""
+    root = os.path.join(out, 'clips')
+    strips = {}
+    for domain in 'AB':
+        for name in sorted(os.listdir(os.path.join(out, 'train' + domain))):
+            clip, t = os.path.splitext(name)[0].rsplit('_', 1)
+            strips.setdefault((domain, clip), {})[int(t)] = os.path.join(out, 'train' + domain, name)
+    for (domain, clip), by_t in strips.items():
+        last = max(by_t)
+        frames = []
+        for t in range(last + 1):  # strip t holds frames t, t+1, t+2 side by side; the last strip all three
+            strip = np.asarray(Image.open(by_t[t]).convert('RGB'))
+            size = strip.shape[0]
+            frames += [strip[:, i * size:(i + 1) * size] for i in ((0,) if t < last else (0, 1, 2))]
+        save_frames(os.path.join(root, 'train' + domain, clip), clip, frames, strips=False)
+    for style in sorted(os.listdir(os.path.join(out, 'testA'))):
+        for name in sorted(os.listdir(os.path.join(out, 'testA', style))):
+            clip = os.path.splitext(name)[0].rsplit('_', 1)[0]
+            os.makedirs(os.path.join(root, 'trainA', clip), exist_ok=True)
+            link = os.path.join(root, 'trainA', clip, name)
+            if not os.path.exists(link):
+                os.link(os.path.join(out, 'testA', style, name), link)
+    return root
+
+
 def add_arguments(parser):
     """The benchmark's flags (shared with scripts/compare.py)."""
     add = parser.add_argument
@@ -344,10 +375,14 @@ def benchmark_params(args):
 def main(argv=None):
     parser = Parser(__file__, description=__doc__)
     parser.add_argument('--out', default='datasets/benchmark', help='output folder (must be new or empty)')
+    parser.add_argument('--clips', action='store_true',
+                        help='also lay out every clip as a folder of frames under <out>/clips (see above)')
     args = add_arguments(parser).parse_args(argv)
     params = benchmark_params(args)
     checks.writable_folder('--out', args.out)
     info = write_benchmark(args.out, **params)
+    if args.clips:
+        print(f'clips: {write_clips(args.out)}')
     print(f'wrote {args.out}: ' + ', '.join(f'{k} {v}' for k, v in info['counts'].items()))
 
 

@@ -33,6 +33,13 @@ def add_flags(add):
         help='log the same to TensorBoard, in <checkpoints_dir>/<name>/tensorboard (pip install tensorboard)')
 
 
+def train_flags(opt):
+    """train.py's tracker flags as opt has them (for scripts that run train.main): they change what is logged,
+    not what is trained."""
+    return ['--use_wandb'] * opt.use_wandb + ['--tensorboard'] * opt.tensorboard + \
+        ['--wandb_project_name', opt.wandb_project_name] * opt.use_wandb
+
+
 def check_installed(opt):
     """A UserError saying what to install when a tracker is asked for and its package is missing."""
     for flag, package in (('use_wandb', 'wandb'), ('tensorboard', 'tensorboard')):
