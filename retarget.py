@@ -68,7 +68,6 @@ RECORD = 'retarget.json'
 MAX_SIZE = {'cuda': 256, 'cpu': 64}  # the authors' 256 px on a GPU; a CPU takes seconds a step even at 64 px
 WARMUP_STEPS, TIMED_STEPS = 1, 3  # the first step also sets up kernels and memory: slower than the rest
 SLOWER = 2.0  # a precision whose steps so far took this many times the fastest one's is not timed further
-TRANSLATE_SHARE = 0.25  # under --minutes, translate at the inputs' own scale while that costs at most this share
 # train.py flags retarget sets itself: schedule and data come from the plan and the two inputs
 OWN_FLAGS = {'--niter': '--minutes/--iterations', '--n_epochs': '--minutes/--iterations',
              '--niter_decay': '--minutes/--iterations', '--n_epochs_decay': '--minutes/--iterations',
@@ -99,9 +98,9 @@ def parse(argv):
     add('--size', type=int, default=0,
         help='training frame size (default: chosen with the network, at most 256 on a GPU and 64 on a CPU, and '
              'at most the inputs\' short side)')
-    add('--translate_at', default='auto', choices=['auto', 'input', 'train'],
-        help='scale the frames are translated at: the inputs\' own (input), the training scale with the output '
-             'scaled up to the input\'s size (train), or input while it costs at most a quarter of --minutes (auto)')
+    add('--translate_at', default='train', choices=['train', 'input'],
+        help='scale the frames are translated at: the training scale, the output scaled up to the input\'s size '
+             '(train: better on the benchmark, docs/retarget.md), or the input\'s own (input)')
     add('--amp', default='auto', choices=['auto', 'off', 'bf16', 'fp16'],
         help='mixed precision: auto times fp32 and the device\'s mixed precision (where it has one) and takes the '
              'faster')
@@ -222,7 +221,8 @@ def time_training(argv, frame_size, tick, too_slow=lambda steps, seconds: False)
         if too_slow(len(times), sum(times)):
             return None, times
     del batches, loader
-    with tempfile.TemporaryDirectory(dir=model.save_dir) as folder:
+    os.makedirs(model.save_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=model.save_dir) as folder:  # the disk the run will save on
         # an epoch's end as train.py has it under retarget: the latest weights and state saved, the page updated
         model.save_dir, t = folder, time.perf_counter()
         model.save_networks('latest')
@@ -499,16 +499,13 @@ class Job:
                     break
                 chosen, timing = candidate, wider
         translate_at = args.translate_at
-        if translate_at == 'auto':
-            load = load_size(self.sides, chosen.size)
-            input_s = self.translation_pixels(load, 'input') * timing.frame_s
-            translate_at = 'input' if budget_s is None or input_s <= TRANSLATE_SHARE * budget_s else 'train'
         plan = self.plan_for(timing, chosen, translate_at, io_s, budget_s)
         plan.amp = amp
         opt = TrainOptions().gather_options(self.argv(chosen, amp))
+        predictors = f', {opt.which_model_netP} predictors of {opt.npf}' if 'recycle' in opt.model.lower() else ''
         bar.say(f'network: {opt.model}, {opt.which_model_netG} generators of {opt.ngf} filters, discriminators '
-                f'of {opt.ndf}, {opt.which_model_netP} predictors of {opt.npf}, at {chosen.size} px' +
-                (f' (the widest that {args.minutes:g} min buys its benchmark threshold here)'
+                f'of {opt.ndf}{predictors}, at {chosen.size} px' +
+                (f' (the widest that {args.minutes:g} min buys its threshold here; docs/retarget.md)'
                  if budget_s is not None and len(rows) > 1 else ''))
         bar.say(f'plan: {plan.describe(chosen.size)}' + (f', budget {args.minutes:g} min' if budget_s else ''))
         bar.say(f'      decoding took {decoded_s:.0f} s; a save {timing.save_s:.1f} s; translating at the '

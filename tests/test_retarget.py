@@ -366,7 +366,7 @@ def test_a_width_slower_than_its_guess_is_not_taken(tmp_path, monkeypatch, candi
     assert record['network']['width'] == 8 and calls == [(8, None), (16, None)]
 
 
-def test_the_users_width_wins(tmp_path, monkeypatch):
+def test_the_users_width_wins(tmp_path, monkeypatch, candidates):
     record, calls = plan_here(monkeypatch, str(tmp_path), {64: 0.01}, '--minutes', '10', '--amp', 'off',
                               '--ngf', '64')
     assert record['network']['width'] is None and calls == [(64, None)]  # the planner sets no width flag
