@@ -6,7 +6,7 @@ counts, and every config's step time, so that quality can be read against minute
     OMP_NUM_THREADS=1 nohup python scripts/sweep.py run --configs recycle_gan:16 > sweep_w16.log 2>&1 &
     python scripts/sweep.py report
 
-A config trains as retarget.py does (util/retarget.py base_argv: --dataset_mode video on the benchmark's
+A config trains as retarget.py does (retarget.py base_argv: --dataset_mode video on the benchmark's
 clips, resnet_6blocks G, unet_64 P, no dropout, pool 0, scale_width_and_crop at 64 px) with its
 --model and --ngf = --ndf = --npf = width, each model with its own default loss weights, --seed 0,
 one torch thread (quality is recorded against iterations, which do not depend on the load).
@@ -39,6 +39,7 @@ from scripts.make_benchmark import write_benchmark, write_clips  # noqa: E402
 from util import trackers  # noqa: E402
 from util.errors import Parser, UserError, run_cli  # noqa: E402
 from util.util import atomic_write  # noqa: E402
+from util.video import read_video  # noqa: E402
 
 MODELS = ('recycle_gan', 'cycle_gan', 'reCycle_gan', 'unsup_recycle_gan')
 EPOCH = 125  # iterations per train.py epoch: the first snapshot, and every snapshot is a multiple of it
@@ -87,7 +88,7 @@ TRAIN_ONLY = ['--pool_size', '0']  # retarget.py's, a flag test.py does not take
 
 
 def network_flags(model, width, size=64):
-    """retarget.py's flags (util/retarget.py base_argv, less TRAIN_ONLY) for a square benchmark at `size`,
+    """retarget.py's flags (retarget.py base_argv, less TRAIN_ONLY) for a square benchmark at `size`,
     width varied."""
     return ['--model', model, '--which_model_netG', 'resnet_6blocks', '--which_model_netP', f'unet_{size}',
             '--no_dropout', '--resize_or_crop', 'scale_width_and_crop',
@@ -244,7 +245,7 @@ def summarise(args):
     summary = {}
     for file in sorted(os.listdir(args.runs_dir)):
         run = read_json(os.path.join(args.runs_dir, file)) if file.endswith('.json') else None
-        if run is None or run.get('kind') == 'scale':
+        if run is None or run.get('kind') in ('scale', 'retarget'):
             continue
         entry = summary.setdefault(run['config'], {
             'model': run['model'], 'ngf': run['width'], 'ndf': run['width'], 'npf': run['width'],
@@ -385,10 +386,31 @@ def scale_check(args, model, width):
     return result
 
 
+def score_videos(args):
+    """Score a retarget.py run on the benchmark's test clips (--videos: its results folder, one
+    <clip>_as_<b>.mp4 per clip): each test clip's video is cut into frames named as its labels, then scored."""
+    from PIL import Image
+    frames = os.path.join(args.out, 'retarget_frames', os.path.basename(os.path.normpath(args.videos)))
+    os.makedirs(frames, exist_ok=True)
+    for style in sorted(os.listdir(os.path.join(args.bench, 'testB'))):
+        clips = sorted({name.rsplit('_', 1)[0] for name in os.listdir(os.path.join(args.bench, 'testB', style))})
+        for clip in clips:
+            video = [v for v in os.listdir(args.videos) if v.startswith(f'{clip}_as_') and 'side_by_side' not in v]
+            if len(video) != 1:
+                raise UserError(f'{args.videos}: no single translated video of the test clip {clip} ({video})')
+            for t, frame in enumerate(read_video(os.path.join(args.videos, video[0]))):
+                Image.fromarray(frame).save(os.path.join(frames, f'{clip}_{t:04d}_fake.png'))
+    result = dict(score(args.bench, frames), kind='retarget', videos=args.videos)
+    write_json(os.path.join(args.runs_dir, f'retarget_{os.path.basename(os.path.normpath(args.videos))}.json'), result)
+    print(json.dumps(result, indent=1))
+    return result
+
+
 def main(argv=None):
     parser = Parser(__file__, description=__doc__)
     add = parser.add_argument
-    add('command', choices=['time', 'run', 'report', 'scale'], help='what to do (see above)')
+    add('command', choices=['time', 'run', 'report', 'scale', 'score_videos'], help='what to do (see above)')
+    add('--videos', default='', help='`score_videos`: the results folder of a retarget.py run on --bench\'s clips')
     add('--configs', default='recycle_gan:16', help='comma-separated model:width items')
     add('--bench', default='datasets/sweep64', help='the benchmark (made here if missing)')
     add('--size', type=int, default=64, help='frame size of the benchmark made under --bench')
@@ -419,6 +441,8 @@ def main(argv=None):
         return measured
     if args.command == 'report':
         return report(args)
+    if args.command == 'score_videos':
+        return score_videos(args)
     args.clips = prepare_benchmark(args.bench, args.size)
     if args.command == 'scale':
         return [scale_check(args, *c) for c in configs]
