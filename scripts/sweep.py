@@ -36,7 +36,7 @@ import train  # noqa: E402
 from scripts import benchmark  # noqa: E402
 from scripts.evaluate import evaluate, markdown_table  # noqa: E402
 from scripts.make_benchmark import write_benchmark, write_clips  # noqa: E402
-from util import trackers  # noqa: E402
+from util import checks, trackers  # noqa: E402
 from util.errors import Parser, UserError, run_cli  # noqa: E402
 from util.util import atomic_write  # noqa: E402
 from util.video import read_video  # noqa: E402
@@ -432,6 +432,11 @@ def main(argv=None):
     add('--debug', action='store_true', help='show tracebacks instead of one-line errors')
     trackers.add_flags(add)
     args = parser.parse_args(argv)
+    for flag, low in (('--size', 32), ('--train_size', 32), ('--minutes', 0), ('--iterations', 0), ('--threads', 1),
+                      ('--steps', 1), ('--warmup', 0), ('--repeats', 1), ('--seed', 0)):
+        checks.number(flag, getattr(args, flag[2:]), low)
+    for flag in ('--out', '--runs_dir'):
+        checks.writable_folder(flag, getattr(args, flag[2:]))
     trackers.check_installed(args)
     configs = parse_configs(args.configs)
     if args.command == 'time':

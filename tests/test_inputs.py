@@ -164,6 +164,8 @@ SCRIPT_ERRORS = [
     ('scripts/check_numerics.py', ['--all=1'], "argument --all: ignored explicit argument '1'"),
     ('scripts/gpu_check.py', ['--sizes', '256,big'], '--sizes 256,big: give comma-separated sizes'),
     ('scripts/bench_video_loader.py', ['--steps', 'many'], "argument --steps: invalid int value: 'many'"),
+    ('scripts/sweep.py', ['report', '--minutes', 'nan'], '--minutes nan: give a finite number of at least 0'),
+    ('scripts/retarget_sheet.py', ['x.mp4', '--out', 'y.png'], 'video x.mp4 does not exist'),
     ('util/dashboard.py', ['--port', 'http'], "argument --port: invalid int value: 'http'"),
     ('util/visdom_assets.py', ['--list', 'now'], 'unrecognized arguments: now'),
 ]
