@@ -328,7 +328,8 @@ def saved_progress(folder):
 def main(argv=None):
     signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C is a KeyboardInterrupt
     try:
-        return run(*parse(sys.argv[1:] if argv is None else argv), START)
+        # the budget counts from the command's start; called with argv (from Python), from now
+        return run(*parse(sys.argv[1:] if argv is None else argv), START if argv is None else time.perf_counter())
     except KeyboardInterrupt:  # before or after training (train.py handles its own Ctrl-C)
         interrupted()
 

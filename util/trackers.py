@@ -15,8 +15,6 @@ import importlib.util
 import os
 import sys
 
-from tqdm import tqdm
-
 from . import checkpoint
 from .errors import UserError
 
@@ -132,8 +130,10 @@ class Trackers:
     @staticmethod
     def failed(name, err):
         detail = (str(err).strip().splitlines() or [''])[0]
-        tqdm.write(f'warning: {name} stopped logging ({type(err).__name__}: {detail}); training goes on without it',
-                   file=sys.stderr)  # on a line of its own, not after a progress bar
+        # on a line of its own, not after a progress bar (tqdm only where it is loaded: gpu_check runs without it)
+        write = sys.modules['tqdm'].tqdm.write if getattr(sys.modules.get('tqdm'), 'tqdm', None) else print
+        write(f'warning: {name} stopped logging ({type(err).__name__}: {detail}); training goes on without it',
+              file=sys.stderr)
 
     def _each(self, method, *args):
         for tracker in list(self.trackers):
