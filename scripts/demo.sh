@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 PY=.venv/bin/python
+# OpenMP's threads spin while waiting for work: beside another job on the same cores a step then took 20 times
+# longer (docs/retarget.md#measured-ten-minutes-on-a-2-core-cpu); passive waits hand the core over
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 $PY scripts/make_demo_data.py --out datasets/demo
 # small networks at 64 px; a unet_64 predictor because the frames are 64 px
 net=(--which_model_netG resnet_6blocks --which_model_netP unet_64 --ngf 16 --ndf 16 --loadSize 64 --fineSize 64
