@@ -42,6 +42,7 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -419,12 +420,20 @@ class Job:
         return (base_argv(self.args, dataroot, candidate.size, load, self.device) + candidate.flags() +
                 (['--amp', amp] if amp else []) + self.passthrough)
 
+    @property
+    def translated(self):
+        """The sides translated: the first input, and the second with --both."""
+        return self.sides if self.args.both else self.sides[:1]
+
+    @staticmethod
+    def translated_size(frame_size, load, translate_at):
+        """(width, height) a clip of frame_size goes through the generator at: the training scale or its own."""
+        return translation_size(frame_size, frame_size[0] if translate_at == 'input' else load)
+
     def translation_pixels(self, load, translate_at):
-        """Pixels translated in all: every frame of the first input (and of the second with --both)."""
-        sides = self.sides if self.args.both else self.sides[:1]
-        return sum(len(clip) * (w * h if translate_at == 'input' else
-                                translation_size((w, h), load)[0] * translation_size((w, h), load)[1])
-                   for side in sides for clip, (w, h) in zip(side.clips, side.sizes))
+        """Pixels translated in all, at the scale translate_at says."""
+        return sum(len(clip) * math.prod(self.translated_size(size, load, translate_at))
+                   for side in self.translated for clip, size in zip(side.clips, side.sizes))
 
     def decode(self, argv, bar):
         """Decode the clips argv's training reads into its frame cache (those not there yet)."""
@@ -522,9 +531,8 @@ class Job:
 
     def plan_for(self, timing, candidate, translate_at, io_s, budget_s):
         load = load_size(self.sides, candidate.size)
-        sides = self.sides if self.args.both else self.sides[:1]
         translate_s = (self.translation_pixels(load, translate_at) * timing.frame_s +
-                       sum(side.frames for side in sides) * io_s)
+                       sum(side.frames for side in self.translated) * io_s)
         return budget.make_plan(timing, time.perf_counter() - self.started, translate_s, budget_s,
                                 self.args.iterations, self.args.epochs)
 
@@ -577,8 +585,8 @@ class Job:
         for clip, size, key, other in jobs:
             stem = f'{clip.name}_as_{other}'
             names = (f'{stem}.mp4', f'{stem}_side_by_side.mp4')
-            scale = size[0] if record['translate_at'] == 'input' else opt.loadSize
-            tester.translate_clip(model, ScaledClip(clip, translation_size(size, scale)), key, nc[key], opt,
+            scaled = ScaledClip(clip, self.translated_size(size, opt.loadSize, record['translate_at']))
+            tester.translate_clip(model, scaled, key, nc[key], opt,
                                   webpage, names=names, on_frame=bar.update, size=output_size(size))
             videos.append(os.path.join(self.results, names[0]))
         webpage.save()
